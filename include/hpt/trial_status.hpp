@@ -21,14 +21,22 @@ enum class TrialStatus {
 /// @brief The name of a status, as printed and serialised.
 constexpr std::string_view to_string(TrialStatus status) noexcept {
   switch (status) {
-    case TrialStatus::pending: return "pending";
-    case TrialStatus::running: return "running";
-    case TrialStatus::paused: return "paused";
-    case TrialStatus::completed: return "completed";
-    case TrialStatus::stopped: return "stopped";
-    case TrialStatus::pruned: return "pruned";
-    case TrialStatus::failed: return "failed";
-    case TrialStatus::diverged: return "diverged";
+    case TrialStatus::pending:
+      return "pending";
+    case TrialStatus::running:
+      return "running";
+    case TrialStatus::paused:
+      return "paused";
+    case TrialStatus::completed:
+      return "completed";
+    case TrialStatus::stopped:
+      return "stopped";
+    case TrialStatus::pruned:
+      return "pruned";
+    case TrialStatus::failed:
+      return "failed";
+    case TrialStatus::diverged:
+      return "diverged";
   }
   return "unknown";
 }

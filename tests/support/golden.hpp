@@ -33,7 +33,8 @@ class Golden {
       std::string word, name;
       std::size_t ndim = 0;
       header >> word >> name >> ndim;
-      if (word != "tensor") throw std::runtime_error("golden: bad header line in " + path + ": " + line);
+      if (word != "tensor")
+        throw std::runtime_error("golden: bad header line in " + path + ": " + line);
       GoldenTensor tensor;
       std::size_t count = 1;
       for (std::size_t i = 0; i < ndim; ++i) {
