@@ -1,0 +1,179 @@
+#pragma once
+/// @file median_stopping.hpp
+/// @brief MedianStopping: Google Vizier's median stopping rule, in O(log n) per step.
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <queue>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hpt/direction.hpp"
+#include "hpt/stopping/policy.hpp"
+#include "hpt/trial_status.hpp"
+
+namespace hpt {
+
+namespace detail {
+
+/// @brief The median of a growing multiset of numbers: insertion O(log n), median O(1).
+///
+/// Two heaps split the values at the median: `lower_` (a max-heap) holds the smaller half and
+/// `upper_` (a min-heap) the larger; lower_ holds one more value when the count is odd.
+class RunningMedian {
+ public:
+  void insert(double value) {
+    if (lower_.empty() || value <= lower_.top()) {
+      lower_.push(value);
+    } else {
+      upper_.push(value);
+    }
+    if (lower_.size() > upper_.size() + 1) {
+      upper_.push(lower_.top());
+      lower_.pop();
+    } else if (upper_.size() > lower_.size()) {
+      lower_.push(upper_.top());
+      upper_.pop();
+    }
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return lower_.size() + upper_.size(); }
+  /// @brief The middle value, or the mean of the two middle values; NaN when empty.
+  [[nodiscard]] double median() const {
+    if (lower_.empty()) return std::numeric_limits<double>::quiet_NaN();
+    if (lower_.size() > upper_.size()) return lower_.top();
+    return lower_.top() / 2 + upper_.top() / 2;  // halves first: no overflow near the limits
+  }
+
+ private:
+  std::priority_queue<double> lower_{};
+  std::priority_queue<double, std::vector<double>, std::greater<double>> upper_{};
+};
+
+}  // namespace detail
+
+/// @brief Stops a trial whose best objective so far is strictly worse than the median of the
+/// other trials' running averages at the same step (Golovin et al., "Google Vizier", 2017).
+///
+/// The running average of a trial at step t is the mean of its objectives at steps 1..t. At step
+/// t of trial T the policy takes the running averages at t of every reference trial that reached
+/// t, and stops T when T's best objective over steps 1..t is strictly worse than their median
+/// (the mean of the two middle values for an even count). It checks only when
+///   - at least `startup_trials` reference trials exist,
+///   - t > warmup_steps and (t - warmup_steps) is a multiple of `interval`,
+///   - at least `min_trials_at_step` reference trials reached t.
+///
+/// Reference trials are the trials that have ended (trial_ended) as completed, stopped or pruned,
+/// each counted at the steps it reached. Stopped and pruned trials count because leaving them out
+/// would keep only the survivors, and the median would climb towards the best trials, stopping
+/// ever more good trials (survivorship bias); Vizier's "completed trials" are all trials that are
+/// finished. Failed and diverged trials do not count: their curves end in a crash or a blow-up
+/// that says nothing about how a healthy run of that length behaves, and the exploding values
+/// before a divergence would drag the median towards the bad side and let poor trials survive.
+/// Live and paused trials do not count until they end, so a halving strategy's paused trials
+/// never judge each other with half-finished curves.
+///
+/// Unlike Optuna's MedianPruner, which compares a trial's raw value at step t with the median of
+/// the other trials' raw values at step t, hpt follows Vizier: running averages smooth the noise
+/// of single steps (one lucky or unlucky evaluation decides nothing), and comparing the trial's
+/// best so far is lenient to a trial that has been good and has one bad step.
+///
+/// Cost: the policy keeps one RunningMedian per step index holding the reference trials' running
+/// averages at that step, so check() is O(1) amortised and a trial's end is O(steps · log n).
+/// A live trial buffers its running averages until it ends; the buffer is then released.
+struct MedianStopping {
+  /// No check until this many reference trials have ended.
+  std::int64_t startup_trials = 5;
+  /// No check at steps t <= warmup_steps.
+  std::int64_t warmup_steps = 0;
+  /// Check at steps warmup_steps + interval, warmup_steps + 2·interval, ...
+  std::int64_t interval = 1;
+  /// Check only when at least this many reference trials reached the step.
+  std::int64_t min_trials_at_step = 1;
+
+  /// @brief A trial that has not ended: its curve so far, as losses (see as_loss).
+  struct TrialState {
+    std::vector<double> running_averages{};  ///< [t - 1]: mean loss over steps 1..t
+    double sum = 0;
+    double best_loss = std::numeric_limits<double>::infinity();
+    bool ended = false;
+  };
+  /// Per-trial bookkeeping (not configuration).
+  std::vector<TrialState> trials{};
+  /// [t - 1]: the reference trials' running average losses at step t.
+  std::vector<detail::RunningMedian> medians{};
+  /// How many reference trials have ended.
+  std::int64_t reference_trials = 0;
+
+  /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  void validate() const {
+    if (startup_trials < 0) fail("startup_trials must be >= 0", startup_trials);
+    if (warmup_steps < 0) fail("warmup_steps must be >= 0", warmup_steps);
+    if (interval < 1) fail("interval must be >= 1", interval);
+    if (min_trials_at_step < 1) fail("min_trials_at_step must be >= 1", min_trials_at_step);
+  }
+
+  /// @brief Records the trial's step and judges it.
+  [[nodiscard]] Verdict check(const StepReport& report) {
+    validate();
+    if (report.trial >= trials.size()) trials.resize(report.trial + 1);
+    TrialState& state = trials[report.trial];
+    // Losses make one comparison serve both directions; the median commutes with negation.
+    const double loss = as_loss(report.direction, report.objective);
+    state.sum += loss;
+    if (loss < state.best_loss) state.best_loss = loss;
+    // Steps arrive one by one, so the buffer's length is the trial's step count.
+    state.running_averages.push_back(state.sum /
+                                     static_cast<double>(state.running_averages.size() + 1));
+
+    const std::int64_t step = report.step;
+    if (reference_trials < startup_trials) return Verdict::proceed();
+    if (step <= warmup_steps || (step - warmup_steps) % interval != 0) return Verdict::proceed();
+    if (step < 1 || static_cast<std::size_t>(step) > medians.size()) return Verdict::proceed();
+    const detail::RunningMedian& others = medians[static_cast<std::size_t>(step - 1)];
+    if (others.size() < static_cast<std::size_t>(min_trials_at_step)) return Verdict::proceed();
+    const double median_loss = others.median();
+    if (!(state.best_loss > median_loss)) return Verdict::proceed();
+    return Verdict::stop("MedianStopping",
+                         "best objective " + number(as_loss(report.direction, state.best_loss)) +
+                             " is worse than the median " +
+                             number(as_loss(report.direction, median_loss)) +
+                             " of the running averages of " + std::to_string(others.size()) +
+                             " ended trials at step " + std::to_string(step));
+  }
+
+  /// @brief Moves an ended trial's running averages into the per-step medians.
+  void trial_ended(const TrialEnded& ended) {
+    if (ended.trial >= trials.size()) return;  // ended before reporting any step
+    TrialState& state = trials[ended.trial];
+    if (state.ended) return;
+    state.ended = true;
+    const bool reference = ended.status == TrialStatus::completed ||
+                           ended.status == TrialStatus::stopped ||
+                           ended.status == TrialStatus::pruned;
+    if (reference && !state.running_averages.empty()) {
+      if (medians.size() < state.running_averages.size())
+        medians.resize(state.running_averages.size());
+      for (std::size_t index = 0; index < state.running_averages.size(); ++index)
+        medians[index].insert(state.running_averages[index]);
+      ++reference_trials;
+    }
+    state.running_averages = {};  // release the buffer: ended trials are never checked again
+  }
+
+ private:
+  [[noreturn]] static void fail(const std::string& rule, std::int64_t value) {
+    throw std::invalid_argument("hpt::MedianStopping: " + rule + ", got " + std::to_string(value));
+  }
+  static std::string number(double value) {
+    char buffer[32];
+    const auto result =
+        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
+    return std::string(buffer, result.ptr);
+  }
+};
+
+}  // namespace hpt
