@@ -1,0 +1,152 @@
+#pragma once
+/// @file schedule.hpp
+/// @brief A strategy's plan (brackets of rungs, inspectable before running) and the protocol
+/// between the study engine and a strategy's scheduler.
+///
+/// The protocol is ask/tell and tolerates results in any order: the engine asks `next()` for a job
+/// (run trial t until it has consumed `resource` steps), runs it, and tells `report()` how it
+/// went. `next()` returning nothing while jobs are outstanding means "wait for results"; once
+/// `finished()` is true no job will ever come. A sequential engine and a parallel or distributed
+/// one drive the same schedulers.
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hpt {
+
+/// @brief One rung of a bracket: how many configurations run to what resource.
+struct Rung {
+  /// How many configurations reach this rung; nothing when it depends on the run (ASHA).
+  std::optional<std::size_t> configurations{};
+  std::int64_t resource = 0;  ///< Cumulative steps a trial has done when it completes this rung.
+};
+
+/// @brief A sequence of rungs run as one successive-halving round (or a plain budget).
+struct Bracket {
+  int index = 0;  ///< For Hyperband, the paper's s; 0 otherwise.
+  std::vector<Rung> rungs{};
+};
+
+/// @brief The whole plan of a strategy.
+struct Schedule {
+  std::string strategy{};
+  std::vector<Bracket> brackets{};
+
+  /// @brief The number of configurations the plan creates (the first rung of every bracket).
+  [[nodiscard]] std::optional<std::size_t> trials() const {
+    std::size_t total = 0;
+    for (const auto& bracket : brackets) {
+      if (bracket.rungs.empty() || !bracket.rungs.front().configurations) return std::nullopt;
+      total += *bracket.rungs.front().configurations;
+    }
+    return total;
+  }
+
+  /// @brief Steps the plan spends at most: every rung's configurations times the extra steps
+  /// the rung adds (promoted trials resume, they do not start over).
+  [[nodiscard]] std::optional<std::int64_t> total_resource() const {
+    std::int64_t total = 0;
+    for (const auto& bracket : brackets) {
+      std::int64_t previous = 0;
+      for (const auto& rung : bracket.rungs) {
+        if (!rung.configurations) return std::nullopt;
+        total += static_cast<std::int64_t>(*rung.configurations) * (rung.resource - previous);
+        previous = rung.resource;
+      }
+    }
+    return total;
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const Schedule& schedule) {
+    out << schedule.strategy << '\n';
+    for (const auto& bracket : schedule.brackets) {
+      out << "  bracket " << bracket.index << ':';
+      for (const auto& rung : bracket.rungs) {
+        out << "  ";
+        if (rung.configurations)
+          out << *rung.configurations;
+        else
+          out << '*';
+        out << " x " << rung.resource;
+      }
+      out << '\n';
+    }
+    return out;
+  }
+};
+
+/// @brief Work for the engine: run `trial` until it has done `resource` steps in all.
+struct Job {
+  std::size_t trial = 0;
+  std::int64_t resource = 0;
+  int bracket = 0;
+  int rung = 0;
+  bool last_rung = false;  ///< Reaching `resource` completes the trial.
+};
+
+/// @brief How a job went, as the scheduler needs it.
+struct Outcome {
+  /// The trial's result as a loss (negated when maximizing); NaN for failed or diverged trials.
+  double loss = std::numeric_limits<double>::quiet_NaN();
+  /// The trial reached the job's resource and can be resumed (not stopped, failed or done).
+  bool can_continue = false;
+};
+
+/// @brief A scheduler's decision not to continue a paused trial.
+struct Pruning {
+  std::size_t trial = 0;
+  int rung = 0;
+  std::string reason{};
+};
+
+namespace detail {
+
+/// @brief base^exponent in integers; throws std::overflow_error rather than wrapping.
+inline std::int64_t integer_power(std::int64_t base, int exponent) {
+  std::int64_t result = 1;
+  for (int i = 0; i < exponent; ++i) {
+    if (result > std::numeric_limits<std::int64_t>::max() / base)
+      throw std::overflow_error("hpt: " + std::to_string(base) + "^" + std::to_string(exponent) +
+                                " overflows 64 bits");
+    result *= base;
+  }
+  return result;
+}
+
+/// @brief The largest s with low * base^s <= high, in exact integer arithmetic (floating-point
+/// log(243)/log(3) is 4.999... and would silently lose a Hyperband bracket).
+inline int integer_log(std::int64_t high, std::int64_t low, std::int64_t base) {
+  int s = 0;
+  std::int64_t value = low;
+  while (value <= high / base) {
+    value *= base;
+    ++s;
+  }
+  return s;
+}
+
+[[noreturn]] inline void invalid_setting(const std::string& strategy, const std::string& field,
+                                         const std::string& value, const std::string& rule) {
+  throw std::invalid_argument("hpt::" + strategy + ": " + field + " = " + value + " " + rule);
+}
+
+inline void check_budget(const std::string& strategy, std::int64_t min_resource,
+                         std::int64_t max_resource, std::int64_t reduction_factor) {
+  if (min_resource < 1)
+    invalid_setting(strategy, "min_resource", std::to_string(min_resource), "must be at least 1");
+  if (max_resource < min_resource)
+    invalid_setting(strategy, "max_resource", std::to_string(max_resource),
+                    "must be at least min_resource (" + std::to_string(min_resource) + ")");
+  if (reduction_factor < 2)
+    invalid_setting(strategy, "reduction_factor", std::to_string(reduction_factor),
+                    "must be at least 2");
+}
+
+}  // namespace detail
+}  // namespace hpt

@@ -1,0 +1,155 @@
+#pragma once
+/// @file halving_bracket.hpp
+/// @brief One synchronous successive-halving bracket: the inner loop of SuccessiveHalving and
+/// Hyperband.
+///
+/// Rung i runs its configurations to its resource; once every result of rung i is in (in any
+/// order), the best `configurations` of rung i+1 that can continue are promoted and resume from
+/// where they paused; the others are pruned. Ranking is by loss, NaN last, ties to the lower trial
+/// id, so the outcome never depends on the order results arrive in.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hpt/config.hpp"
+#include "hpt/schedule.hpp"
+#include "hpt/value.hpp"
+
+namespace hpt::detail {
+
+/// @brief Strict weak order on (loss, trial): lower loss first, NaN last, then lower id.
+inline bool ranks_before(double loss_a, std::size_t trial_a, double loss_b, std::size_t trial_b) {
+  const bool nan_a = std::isnan(loss_a), nan_b = std::isnan(loss_b);
+  if (nan_a != nan_b) return nan_b;
+  if (!nan_a && loss_a != loss_b) return loss_a < loss_b;
+  return trial_a < trial_b;
+}
+
+class HalvingBracket {
+ public:
+  /// @param first_trial The id of the bracket's first trial; its trials are consecutive.
+  HalvingBracket(int index, std::vector<Rung> rungs, std::size_t first_trial)
+      : index_(index), rungs_(std::move(rungs)), first_trial_(first_trial) {
+    if (rungs_.empty() || !rungs_.front().configurations)
+      throw std::logic_error("hpt: a halving bracket needs rungs with configuration counts");
+    for (std::size_t i = 0; i < *rungs_.front().configurations; ++i)
+      queue_.push_back(first_trial_ + i);
+  }
+
+  [[nodiscard]] std::size_t trial_count() const { return *rungs_.front().configurations; }
+  [[nodiscard]] std::size_t first_trial() const noexcept { return first_trial_; }
+  [[nodiscard]] bool finished() const noexcept { return finished_; }
+
+  std::optional<Job> next() {
+    if (queue_.empty()) return std::nullopt;
+    const std::size_t trial = queue_.front();
+    queue_.pop_front();
+    ++outstanding_;
+    return Job{trial, rungs_[rung_].resource, index_, static_cast<int>(rung_),
+               rung_ + 1 == rungs_.size()};
+  }
+
+  void report(const Job& job, const Outcome& outcome, std::vector<Pruning>& prunings) {
+    if (job.rung != static_cast<int>(rung_) || outstanding_ == 0)
+      throw std::logic_error("hpt: a result for a rung that is not running");
+    --outstanding_;
+    results_.push_back({job.trial, outcome.loss, outcome.can_continue});
+    if (outstanding_ == 0 && queue_.empty()) close_rung(prunings);
+  }
+
+ private:
+  struct Result {
+    std::size_t trial;
+    double loss;
+    bool can_continue;
+  };
+
+  void close_rung(std::vector<Pruning>& prunings) {
+    if (rung_ + 1 == rungs_.size()) {
+      finished_ = true;
+      return;
+    }
+    std::sort(results_.begin(), results_.end(), [](const Result& a, const Result& b) {
+      return ranks_before(a.loss, a.trial, b.loss, b.trial);
+    });
+    const std::size_t keep = *rungs_[rung_ + 1].configurations;
+    std::size_t promoted = 0;
+    for (std::size_t rank = 0; rank < results_.size(); ++rank) {
+      const Result& result = results_[rank];
+      if (!result.can_continue) continue;
+      if (promoted < keep) {
+        queue_.push_back(result.trial);
+        ++promoted;
+      } else {
+        prunings.push_back(
+            {result.trial, static_cast<int>(rung_),
+             "ranked " + std::to_string(rank + 1) + " of " + std::to_string(results_.size()) +
+                 " at rung " + std::to_string(rung_) + " (resource " +
+                 std::to_string(rungs_[rung_].resource) + ", loss " + format_real(result.loss) +
+                 "); the best " + std::to_string(keep) + " advanced"});
+      }
+    }
+    results_.clear();
+    ++rung_;
+    if (queue_.empty()) finished_ = true;  // nothing could continue
+  }
+
+  int index_;
+  std::vector<Rung> rungs_;
+  std::size_t first_trial_;
+  std::size_t rung_ = 0;
+  std::deque<std::size_t> queue_;
+  std::size_t outstanding_ = 0;
+  std::vector<Result> results_;
+  bool finished_ = false;
+};
+
+/// @brief Runs brackets one after another as far as results allow: a bracket's jobs are handed
+/// out before a later bracket's, but a later bracket may start while an earlier one waits for
+/// results, so parallel workers stay busy. Trial ids are fixed per bracket up front, so the
+/// outcome does not depend on the order in which results arrive.
+template <class Sampler>
+class BracketScheduler {
+ public:
+  BracketScheduler(Sampler sampler, const Schedule& schedule) : sampler_(std::move(sampler)) {
+    std::size_t first = 0;
+    for (const auto& bracket : schedule.brackets) {
+      brackets_.emplace_back(bracket.index, bracket.rungs, first);
+      first += brackets_.back().trial_count();
+    }
+  }
+
+  std::optional<Job> next() {
+    for (auto& bracket : brackets_)
+      if (auto job = bracket.next()) return job;
+    return std::nullopt;
+  }
+
+  void report(const Job& job, const Outcome& outcome, std::vector<Pruning>& prunings) {
+    for (auto& bracket : brackets_)
+      if (job.trial >= bracket.first_trial() &&
+          job.trial < bracket.first_trial() + bracket.trial_count())
+        return bracket.report(job, outcome, prunings);
+    throw std::logic_error("hpt: a result for a trial no bracket owns");
+  }
+
+  [[nodiscard]] bool finished() const {
+    return std::all_of(brackets_.begin(), brackets_.end(),
+                       [](const HalvingBracket& bracket) { return bracket.finished(); });
+  }
+
+  [[nodiscard]] Config config(std::size_t trial) const { return sampler_.config(trial); }
+
+ private:
+  Sampler sampler_;
+  std::vector<HalvingBracket> brackets_;
+};
+
+}  // namespace hpt::detail

@@ -1,0 +1,305 @@
+#pragma once
+/// @file tune.hpp
+/// @brief The study engine: runs a strategy's jobs on trainables, applies stopping policies,
+/// records every trial, and returns the Study.
+///
+/// ```
+/// auto study = hpt::tune<MyTrainer>(space, hpt::Hyperband{.max_resource = 81},
+///                                   hpt::Patience{.patience = 5} | hpt::Divergence{},
+///                                   {.direction = hpt::minimize, .seed = 42});
+/// ```
+/// A trial whose constructor or step() throws is recorded as failed with the exception's text; a
+/// NaN or infinite objective marks it diverged; the study goes on either way.
+
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "hpt/config.hpp"
+#include "hpt/direction.hpp"
+#include "hpt/observer.hpp"
+#include "hpt/search_space.hpp"
+#include "hpt/stopping/policy.hpp"
+#include "hpt/strategies/strategy.hpp"
+#include "hpt/study.hpp"
+#include "hpt/trainable.hpp"
+#include "hpt/typed_space.hpp"
+
+namespace hpt {
+namespace detail {
+
+/// @brief The untyped space of a SearchSpace or a TypedSpace.
+inline const SearchSpace& untyped(const SearchSpace& space) {
+  return space;
+}
+template <class Struct>
+const SearchSpace& untyped(const TypedSpace<Struct>& space) {
+  return space.space();
+}
+
+/// @brief What a trainable is made from: the Config itself, or the bound struct.
+inline const Config& parameters_for(const SearchSpace&, const Config& config) {
+  return config;
+}
+template <class Struct>
+Struct parameters_for(const TypedSpace<Struct>& space, const Config& config) {
+  return space.bind(config);
+}
+
+template <class Space>
+using ParametersOf = std::remove_cvref_t<decltype(parameters_for(std::declval<const Space&>(),
+                                                                 std::declval<const Config&>()))>;
+
+/// @brief A factory's product as a unique_ptr, whether it returns the object or a pointer.
+template <class R>
+struct Made {
+  using type = std::remove_cvref_t<R>;
+  static std::unique_ptr<type> own(R&& made) { return std::make_unique<type>(std::move(made)); }
+};
+template <class T>
+struct Made<std::unique_ptr<T>> {
+  using type = T;
+  static std::unique_ptr<T> own(std::unique_ptr<T>&& made) { return std::move(made); }
+};
+
+template <class Space, class Factory, class Sched, class Policy, class... Observers>
+class Engine {
+  using Parameters = ParametersOf<Space>;
+  using Product = std::invoke_result_t<Factory&, const Parameters&>;
+  using T = typename Made<Product>::type;
+  static_assert(Trainable<T>,
+                "hpt::tune: the factory must make a Trainable (a type with step() returning "
+                "hpt::Metrics or a number)");
+
+ public:
+  Engine(const Space& space, Factory& factory, Sched scheduler, Policy policy, Study& study,
+         Observers&... observers)
+      : space_(space),
+        factory_(factory),
+        scheduler_(std::move(scheduler)),
+        policy_(std::move(policy)),
+        study_(study),
+        observers_(observers...) {}
+
+  void run() {
+    const auto start = Clock::now();
+    each_observer([&](auto& o) { notify_study_start(o, study_); });
+    std::vector<Pruning> prunings;
+    while (auto job = scheduler_.next()) {
+      const Outcome outcome = run_job(*job);
+      prunings.clear();
+      scheduler_.report(*job, outcome, prunings);
+      for (const auto& pruning : prunings) prune(pruning);
+    }
+    if (!scheduler_.finished())
+      throw std::logic_error("hpt::tune: the scheduler stopped handing out work before finishing");
+    if constexpr (requires { scheduler_.unpromoted(); })
+      for (const auto& pruning : scheduler_.unpromoted()) prune(pruning);
+    for (auto& trial : study_.trials())  // any other paused trial: the study is over
+      if (trial.status == TrialStatus::paused)
+        prune({trial.id, trial.rung, "paused when the study ended"});
+    study_.set_wall_seconds(seconds_since(start));
+    each_observer([&](auto& o) { notify_study_end(o, study_); });
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  static double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  template <class F>
+  void each_observer(F&& f) {
+    std::apply([&](auto&... o) { (f(o), ...); }, observers_);
+  }
+
+  Outcome run_job(const Job& job) {
+    if (job.trial == study_.trials().size()) {
+      Trial record;
+      record.id = job.trial;
+      record.config = scheduler_.config(job.trial);
+      record.bracket = job.bracket;
+      record.curve.reserve(static_cast<std::size_t>(job.resource));
+      study_.add_trial(std::move(record));
+      objects_.emplace_back();
+      each_observer([&](auto& o) { notify_trial_start(o, study_.trials().back()); });
+    } else if (job.trial > study_.trials().size()) {
+      throw std::logic_error("hpt::tune: the scheduler skipped a trial id");
+    }
+    Trial& trial = study_.trials()[job.trial];
+    const auto start = Clock::now();
+    trial.status = TrialStatus::running;
+    trial.rung = job.rung;
+    if (!objects_[trial.id]) make_object(trial);
+    while (trial.status == TrialStatus::running && trial.resource < job.resource) step(trial);
+    if (trial.status == TrialStatus::running) {
+      trial.status = job.last_rung ? TrialStatus::completed : TrialStatus::paused;
+      if (job.last_rung)
+        trial.reason = "ran its full budget of " + std::to_string(trial.resource) + " steps";
+    }
+    trial.wall_seconds += seconds_since(start);
+    Outcome outcome;
+    const double result = trial.result();
+    if (trial.status != TrialStatus::failed && trial.status != TrialStatus::diverged &&
+        std::isfinite(result))
+      outcome.loss = as_loss(study_.direction(), result);
+    outcome.can_continue = trial.status == TrialStatus::paused;
+    if (trial.finished()) end(trial);
+    return outcome;
+  }
+
+  void make_object(Trial& trial) {
+    try {
+      if constexpr (Resettable<T, Parameters>) {
+        if (!pool_.empty()) {
+          std::unique_ptr<T> reused = std::move(pool_.back());
+          pool_.pop_back();
+          if (reused->reset(parameters_for(space_, trial.config))) {
+            objects_[trial.id] = std::move(reused);
+            return;
+          }
+        }
+      }
+      objects_[trial.id] = Made<Product>::own(factory_(parameters_for(space_, trial.config)));
+    } catch (const std::exception& error) {
+      fail(trial, std::string("constructing the trainable threw: ") + error.what());
+    } catch (...) {
+      fail(trial, "constructing the trainable threw a non-standard exception");
+    }
+  }
+
+  void fail(Trial& trial, std::string reason) {
+    if (!study_.options().catch_exceptions) std::rethrow_exception(std::current_exception());
+    trial.status = TrialStatus::failed;
+    trial.reason = std::move(reason);
+    objects_[trial.id].reset();  // its state is unknown: never reused
+  }
+
+  void step(Trial& trial) {
+    Metrics metrics;
+    try {
+      metrics = step_metrics(*objects_[trial.id]);
+    } catch (const std::exception& error) {
+      fail(trial, "step " + std::to_string(trial.resource + 1) + " threw: " + error.what());
+      return;
+    } catch (...) {
+      fail(trial, "step " + std::to_string(trial.resource + 1) + " threw a non-standard exception");
+      return;
+    }
+    ++trial.resource;
+    const bool finite = std::isfinite(metrics.objective);
+    Verdict verdict;
+    if (finite)  // policies never see NaN or infinity: those diverge below, whatever the policy
+      verdict = policy_.check(
+          StepReport{trial.id, trial.resource, metrics.objective, &metrics, study_.direction()});
+    const bool done = metrics.done;
+    trial.curve.push_back({trial.resource, metrics.objective, std::move(metrics.values)});
+    if (!finite) {
+      trial.status = TrialStatus::diverged;
+      trial.reason = "objective is " + format_real(trial.curve.back().objective) + " at step " +
+                     std::to_string(trial.resource);
+    } else if (verdict.stops()) {
+      trial.status =
+          verdict.action == Verdict::Action::diverge ? TrialStatus::diverged : TrialStatus::stopped;
+      trial.stopped_by = std::move(verdict.policy);
+      trial.reason = std::move(verdict.reason);
+      if (verdict.report_best_step) trial.result_index = best_step(trial);
+    } else if (done) {
+      trial.status = TrialStatus::completed;
+      trial.reason = "the trainable finished after " + std::to_string(trial.resource) + " steps";
+    }
+    each_observer([&](auto& o) { notify_step(o, trial, trial.curve.back()); });
+  }
+
+  std::size_t best_step(const Trial& trial) const {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < trial.curve.size(); ++i)
+      if (is_better(study_.direction(), trial.curve[i].objective, trial.curve[best].objective))
+        best = i;
+    return best;
+  }
+
+  void prune(const Pruning& pruning) {
+    Trial& trial = study_.trials().at(pruning.trial);
+    trial.status = TrialStatus::pruned;
+    trial.rung = pruning.rung;
+    trial.reason = pruning.reason;
+    end(trial);
+  }
+
+  void end(Trial& trial) {
+    notify_trial_ended(policy_, TrialEnded{trial.id, trial.status, trial.resource});
+    if (auto& object = objects_[trial.id]) {
+      if constexpr (Resettable<T, Parameters>) pool_.push_back(std::move(object));
+      object.reset();
+    }
+    each_observer([&](auto& o) { notify_trial_end(o, trial); });
+  }
+
+  const Space& space_;
+  Factory& factory_;
+  Sched scheduler_;
+  Policy policy_;
+  Study& study_;
+  std::tuple<Observers&...> observers_;
+  std::vector<std::unique_ptr<T>> objects_;  // live (running or paused) trainables by trial id
+  std::vector<std::unique_ptr<T>> pool_;     // finished ones kept for reset()
+};
+
+template <class Space, class Factory, SearchStrategy Strategy, StoppingPolicy Policy,
+          class... Observers>
+Study run_study(const Space& space, Factory& factory, const Strategy& strategy, Policy policy,
+                const StudyOptions& options, Observers&... observers) {
+  const SearchSpace& untyped_space = untyped(space);
+  strategy.validate();
+  Study study(options, strategy.schedule(untyped_space));
+  Engine<Space, Factory, decltype(strategy.scheduler(untyped_space, options.seed)), Policy,
+         Observers...>
+  engine(space, factory, strategy.scheduler(untyped_space, options.seed), std::move(policy), study,
+         observers...);
+  engine.run();
+  return study;
+}
+
+}  // namespace detail
+
+/// @brief A space tune() accepts: a SearchSpace or a TypedSpace<Struct>.
+template <class S>
+concept Space = std::same_as<S, SearchSpace> || requires {
+  typename S::Hyperparameters;
+};
+
+/// @brief Tunes T, constructed from each configuration (`T(const Config&)`, or `T(const Struct&)`
+/// for a TypedSpace<Struct>), with the given strategy and stopping policy.
+template <class T, Space S, SearchStrategy Strategy, StoppingPolicy Policy = NoStopping,
+          Observer... Observers>
+requires Trainable<T> && std::constructible_from < T, const detail::ParametersOf<S>
+& > Study tune(const S& space, const Strategy& strategy, Policy policy = {},
+               const StudyOptions& options = {}, Observers&&... observers) {
+  auto factory = [](const detail::ParametersOf<S>& parameters) {
+    return std::make_unique<T>(parameters);
+  };
+  return detail::run_study(space, factory, strategy, std::move(policy), options, observers...);
+}
+
+/// @brief Tunes the trainables `factory` makes from each configuration (it may return the
+/// trainable by value or as a std::unique_ptr).
+template <Space S, class Factory, SearchStrategy Strategy, StoppingPolicy Policy = NoStopping,
+          Observer... Observers>
+requires std::invocable < Factory&, const detail::ParametersOf<S>
+& > Study tune(const S& space, Factory&& factory, const Strategy& strategy, Policy policy = {},
+               const StudyOptions& options = {}, Observers&&... observers) {
+  return detail::run_study(space, factory, strategy, std::move(policy), options, observers...);
+}
+
+}  // namespace hpt
