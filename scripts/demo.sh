@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds and runs hpt's demo (examples/demo.cpp, target hpt_demo) in build/gcc, after installing
+# the dependencies. Arguments are passed to the demo.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+"$root/scripts/install-deps.sh"
+cmake --preset gcc
+if ! cmake --build --preset gcc --parallel "${HPT_JOBS:-2}" --target hpt_demo; then
+  echo "demo.sh: building hpt_demo failed (is there an examples/demo.cpp?)" >&2
+  exit 1
+fi
+echo "==== build/gcc/examples/hpt_demo $* ===="
+exec "$root/build/gcc/examples/hpt_demo" "$@"
