@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Optuna's per-trial overhead on the schedules of benchmarks/engine_overhead.cpp.
+
+Run with Debian's interpreter, which has python3-optuna 3.1:
+
+    /usr/bin/python3 benchmarks/optuna_overhead.py --trials 1000 10000 > optuna.json
+
+Every study is in memory (Optuna's default InMemoryStorage) with RandomSampler(seed=42). The
+objective is the same trivial function as hpt's benchmark: learning_rate log-uniform in
+[1e-6, 1e-1], minibatch_size one of 1 .. 256, and at step t = 1 .. 27 the value
+(log10(learning_rate) + 3)^2 + 1/t, passed to trial.report() followed by trial.should_prune().
+So everything but that one line of arithmetic is Optuna's overhead.
+
+Times are CPU seconds of the process (time.process_time), the median of --repetitions runs;
+wall seconds are recorded too. Optuna's pruners cost more as a study grows (they scan every earlier trial), so a schedule's
+larger trial counts are skipped when the run would exceed --time-limit seconds, predicted from the
+two counts before it (or linearly from one); the prediction is printed instead, marked
+"extrapolated". Nothing is extrapolated silently.
+"""
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+
+import optuna
+
+STEPS = 27
+MINIBATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+
+def make_pruner(schedule):
+    if schedule == "random":
+        return optuna.pruners.NopPruner()
+    if schedule == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if schedule == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=STEPS, reduction_factor=3)
+    if schedule == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0, interval_steps=1)
+    raise ValueError(schedule)
+
+
+def run_study(schedule, trials):
+    """Wall and CPU seconds of one study of `trials` trials, and the number of reported steps."""
+    steps = 0
+
+    def objective(trial):
+        nonlocal steps
+        learning_rate = trial.suggest_float("learning_rate", 1e-6, 1e-1, log=True)
+        trial.suggest_categorical("minibatch_size", MINIBATCH_SIZES)
+        x = math.log10(learning_rate) + 3
+        value = 0.0
+        for step in range(1, STEPS + 1):
+            value = x * x + 1.0 / step
+            trial.report(value, step)
+            steps += 1
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=42),
+        pruner=make_pruner(schedule),
+    )
+    start, start_cpu = time.perf_counter(), time.process_time()
+    study.optimize(objective, n_trials=trials)
+    return time.perf_counter() - start, time.process_time() - start_cpu, steps
+
+
+def objective_alone(trials):
+    """CPU seconds the objective's arithmetic takes without Optuna (the net-overhead baseline)."""
+    start = time.process_time()
+    total = 0.0
+    for trial in range(trials):
+        x = math.log10(1e-6 * (1 + trial % 1000)) + 3
+        for step in range(1, STEPS + 1):
+            total += x * x + 1.0 / step
+    return time.process_time() - start
+
+
+def predict(history, trials):
+    """Seconds a study of `trials` trials would take, from the measured (trials, seconds) pairs:
+    the power law through the last two points, or linear from one (never below linear)."""
+    (n1, t1) = history[-1]
+    exponent = 1.0
+    if len(history) >= 2:
+        (n0, t0) = history[-2]
+        exponent = max(1.0, math.log(t1 / t0) / math.log(n1 / n0))
+    return t1 * (trials / n1) ** exponent, exponent
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--schedules", nargs="+",
+                        default=["random", "successive_halving", "hyperband", "median"])
+    parser.add_argument("--repetitions", type=int, default=3,
+                        help="repetitions of studies that take under 30 s (median reported)")
+    parser.add_argument("--time-limit", type=float, default=300.0,
+                        help="skip a study predicted to take longer than this many seconds")
+    arguments = parser.parse_args()
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    results = []
+    baseline = objective_alone(10000) / 10000 * 1e6
+    for schedule in arguments.schedules:
+        history = []
+        for trials in sorted(arguments.trials):
+            entry = {"schedule": schedule, "trials": trials}
+            if history:
+                predicted, exponent = predict(history, trials)
+                if predicted > arguments.time_limit:
+                    entry.update(status="extrapolated", seconds=predicted,
+                                 us_per_trial=predicted / trials * 1e6, growth_exponent=exponent)
+                    results.append(entry)
+                    print(f"{schedule} {trials}: skipped, predicted {predicted:.0f} s "
+                          f"(cost ~ trials^{exponent:.2f})", file=sys.stderr)
+                    continue
+            runs, cpu_runs = [], []
+            while True:
+                seconds, cpu_seconds, steps = run_study(schedule, trials)
+                runs.append(seconds)
+                cpu_runs.append(cpu_seconds)
+                print(f"{schedule} {trials}: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, "
+                      f"{steps} steps", file=sys.stderr)
+                if len(runs) >= arguments.repetitions or sum(runs) > 30:
+                    break
+            # CPU time is the figure compared: on a shared machine wall time includes waiting.
+            seconds = statistics.median(cpu_runs)
+            history.append((trials, seconds))
+            entry.update(status="measured", seconds=seconds, wall_seconds=statistics.median(runs),
+                         runs=runs, cpu_runs=cpu_runs, steps=steps,
+                         us_per_trial=seconds / trials * 1e6, us_per_step=seconds / steps * 1e6)
+            results.append(entry)
+    json.dump({
+        "optuna_version": optuna.__version__,
+        "python": platform.python_version(),
+        "storage": "in-memory",
+        "sampler": "RandomSampler(seed=42)",
+        "objective_alone_us_per_trial": baseline,
+        "results": results,
+    }, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
