@@ -16,6 +16,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,7 +50,11 @@ struct Hyperband {
     Schedule result{"Hyperband", {}};
     for (int s = s_max; s >= 0; --s) {
       // n = ceil((s_max + 1) * eta^s / (s + 1)), in integers.
-      const std::int64_t numerator = (s_max + 1) * detail::integer_power(eta, s);
+      const std::int64_t power = detail::integer_power(eta, s);
+      if (power > std::numeric_limits<std::int64_t>::max() / (s_max + 1))
+        throw std::overflow_error("hpt::Hyperband: bracket " + std::to_string(s) +
+                                  " would need more configurations than 64 bits can count");
+      const std::int64_t numerator = (s_max + 1) * power;
       const auto n = static_cast<std::size_t>((numerator + s) / (s + 1));
       Bracket bracket{s, {}};
       std::size_t count = n;

@@ -1,0 +1,217 @@
+#pragma once
+/// @file csv.hpp
+/// @brief A study as CSV, one row per trial, and back.
+///
+/// Columns: trial, status, bracket, rung, resource, result, result_step, wall_seconds,
+/// stopped_by, reason, then one column per parameter (named after it; empty where the parameter
+/// was inactive). Strings are always quoted so that "1" (a string) and 1 (an integer) stay
+/// apart; reals always have a '.' or an exponent. The CSV keeps each trial's result, not its whole
+/// learning curve: use JSON Lines (<hpt/io/json.hpp>) for curves.
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <iterator>
+#include <limits>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "hpt/study.hpp"
+#include "hpt/trial.hpp"
+#include "hpt/value.hpp"
+
+namespace hpt {
+namespace detail {
+
+inline std::string csv_quote(std::string_view text) {
+  std::string quoted = "\"";
+  for (char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + '"';
+}
+
+inline std::string csv_cell(const Value& value) {
+  return value.is_string() ? csv_quote(value.to_string()) : value.to_string();
+}
+
+/// @brief Splits one CSV record (RFC 4180 quoting; quoted cells may hold newlines), remembering
+/// which cells were quoted.
+inline bool read_csv_record(std::istream& in, std::vector<std::string>& cells,
+                            std::vector<bool>& quoted, std::size_t& line) {
+  cells.clear();
+  quoted.clear();
+  std::string cell;
+  bool in_quotes = false, was_quoted = false, any = false;
+  char c = 0;
+  while (in.get(c)) {
+    any = true;
+    if (in_quotes) {
+      if (c == '"') {
+        if (in.peek() == '"') {
+          cell += '"';
+          in.get();
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        cell += c;
+      }
+    } else if (c == '"') {
+      in_quotes = was_quoted = true;
+    } else if (c == ',') {
+      cells.push_back(std::move(cell));
+      quoted.push_back(was_quoted);
+      cell.clear();
+      was_quoted = false;
+    } else if (c == '\n') {
+      ++line;
+      break;
+    } else if (c != '\r') {
+      cell += c;
+    }
+  }
+  if (in_quotes)
+    throw std::runtime_error("hpt::read_csv: unterminated quote at line " + std::to_string(line));
+  if (!any) return false;
+  cells.push_back(std::move(cell));
+  quoted.push_back(was_quoted);
+  return true;
+}
+
+/// @brief A cell back to a Value: quoted → string; true/false → boolean; digits → integer;
+/// otherwise a real. Throws std::invalid_argument for anything else.
+inline Value parse_csv_value(const std::string& cell, bool quoted, std::size_t line,
+                             std::string_view column) {
+  if (quoted) return Value(cell);
+  if (cell == "true") return Value(true);
+  if (cell == "false") return Value(false);
+  const char* first = cell.data();
+  const char* last = first + cell.size();
+  std::int64_t integer = 0;
+  if (auto [end, error] = std::from_chars(first, last, integer);
+      error == std::errc{} && end == last)
+    return Value(integer);
+  double real = 0;
+  if (auto [end, error] = std::from_chars(first, last, real); error == std::errc{} && end == last)
+    return Value(real);
+  throw std::invalid_argument("hpt::read_csv: line " + std::to_string(line) + ", column \"" +
+                              std::string(column) + "\": cannot read \"" + cell + "\" as a value");
+}
+
+inline double parse_csv_number(const std::string& cell, std::size_t line, std::string_view column) {
+  if (cell == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (cell == "inf") return std::numeric_limits<double>::infinity();
+  if (cell == "-inf") return -std::numeric_limits<double>::infinity();
+  const Value value = parse_csv_value(cell, false, line, column);
+  if (!value.is_number())
+    throw std::invalid_argument("hpt::read_csv: line " + std::to_string(line) + ", column \"" +
+                                std::string(column) + "\": \"" + cell + "\" is not a number");
+  return value.number();
+}
+
+inline TrialStatus parse_status(std::string_view text) {
+  for (auto status :
+       {TrialStatus::pending, TrialStatus::running, TrialStatus::paused, TrialStatus::completed,
+        TrialStatus::stopped, TrialStatus::pruned, TrialStatus::failed, TrialStatus::diverged})
+    if (to_string(status) == text) return status;
+  throw std::invalid_argument("hpt: unknown trial status \"" + std::string(text) + "\"");
+}
+
+inline constexpr std::string_view csv_fixed_columns[] = {
+    "trial",  "status",      "bracket",      "rung",       "resource",
+    "result", "result_step", "wall_seconds", "stopped_by", "reason"};
+
+}  // namespace detail
+
+/// @brief Writes the study as CSV (see the file comment), trials in id order.
+inline void write_csv(const Study& study, std::ostream& out) {
+  std::vector<std::string> parameters;  // every parameter name, in first-seen order
+  for (const auto& trial : study.trials())
+    for (const auto& [name, value] : trial.config) {
+      bool known = false;
+      for (const auto& p : parameters) known = known || p == name;
+      if (!known) parameters.push_back(name);
+    }
+  bool first = true;
+  for (auto column : detail::csv_fixed_columns) {
+    out << (first ? "" : ",") << column;
+    first = false;
+  }
+  for (const auto& name : parameters) out << ',' << detail::csv_quote(name);
+  out << '\n';
+  for (const auto& t : study.trials()) {
+    out << t.id << ',' << to_string(t.status) << ',' << t.bracket << ',' << t.rung << ','
+        << t.resource << ',' << format_real(t.result()) << ',' << t.result_step() << ','
+        << format_real(t.wall_seconds) << ',' << detail::csv_quote(t.stopped_by) << ','
+        << detail::csv_quote(t.reason);
+    for (const auto& name : parameters) {
+      out << ',';
+      if (const Value* value = t.config.find(name)) out << detail::csv_cell(*value);
+    }
+    out << '\n';
+  }
+}
+
+/// @brief Reads a study written by write_csv. Each trial's curve holds its result step only.
+/// Throws std::invalid_argument or std::runtime_error naming the line and column on bad input.
+inline Study read_csv(std::istream& in, StudyOptions options = {}) {
+  Study study(std::move(options));
+  std::vector<std::string> header, cells;
+  std::vector<bool> quoted;
+  std::size_t line = 1;
+  if (!detail::read_csv_record(in, header, quoted, line))
+    throw std::invalid_argument("hpt::read_csv: the input is empty");
+  const std::size_t fixed = std::size(detail::csv_fixed_columns);
+  for (std::size_t i = 0; i < fixed; ++i)
+    if (i >= header.size() || header[i] != detail::csv_fixed_columns[i])
+      throw std::invalid_argument("hpt::read_csv: line 1: column " + std::to_string(i + 1) +
+                                  " must be \"" + std::string(detail::csv_fixed_columns[i]) + "\"");
+  std::size_t record_line = line;
+  while (detail::read_csv_record(in, cells, quoted, line)) {
+    if (cells.size() == 1 && cells[0].empty() && !quoted[0]) {
+      record_line = line;
+      continue;  // a blank line
+    }
+    if (cells.size() != header.size())
+      throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) + " has " +
+                                  std::to_string(cells.size()) + " cells, the header has " +
+                                  std::to_string(header.size()));
+    auto integer = [&](std::size_t column) {
+      const Value v = detail::parse_csv_value(cells[column], false, record_line, header[column]);
+      if (!v.is_integer())
+        throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
+                                    ", column \"" + header[column] + "\": \"" + cells[column] +
+                                    "\" is not an integer");
+      return v.as<std::int64_t>();
+    };
+    Trial trial;
+    trial.id = static_cast<std::size_t>(integer(0));
+    trial.status = detail::parse_status(cells[1]);
+    trial.bracket = static_cast<int>(integer(2));
+    trial.rung = static_cast<int>(integer(3));
+    trial.resource = integer(4);
+    const double result = detail::parse_csv_number(cells[5], record_line, header[5]);
+    const std::int64_t result_step = integer(6);
+    trial.wall_seconds = detail::parse_csv_number(cells[7], record_line, header[7]);
+    trial.stopped_by = cells[8];
+    trial.reason = cells[9];
+    if (result_step > 0) trial.curve.push_back({result_step, result, {}});
+    for (std::size_t column = fixed; column < header.size(); ++column)
+      if (!cells[column].empty() || quoted[column])
+        trial.config.set(header[column], detail::parse_csv_value(cells[column], quoted[column],
+                                                                 record_line, header[column]));
+    study.add_trial(std::move(trial));
+    record_line = line;
+  }
+  return study;
+}
+
+}  // namespace hpt
