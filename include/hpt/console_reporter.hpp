@@ -64,7 +64,8 @@ class ConsoleReporter {
       draw();
     } else {
       *out_ << "[hpt] trial " << trial.id << ' ' << to_string(trial.status) << " after "
-            << trial.resource << " steps, result " << format_result(trial.result());
+            << trial.resource << (trial.resource == 1 ? " step" : " steps") << ", result "
+            << format_result(trial.result());
       if (!trial.reason.empty()) *out_ << " (" << trial.reason << ')';
       *out_ << "; best " << best_text() << '\n';
     }

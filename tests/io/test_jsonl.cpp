@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <hpt/io/json.hpp>
+#include <hpt/strategies/hyperband.hpp>
+#include <hpt/tune.hpp>
+#include <sstream>
+
+namespace {
+struct Curve {
+  explicit Curve(const hpt::Config& c) : x(c.get<double>("x")), kind(c.get<std::string>("kind")) {}
+  hpt::Metrics step() {
+    ++steps;
+    if (kind == "nan" && steps == 2) return {.objective = NAN};
+    return {.objective = x + 1.0 / steps,
+            .values = {{"train_loss", x}, {"odd", steps == 1 ? INFINITY : 1.0}}};
+  }
+  double x;
+  std::string kind;
+  int steps = 0;
+};
+}  // namespace
+
+TEST_CASE("a study survives a JSON Lines round trip, curves included", "[jsonl]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0), hpt::choice("kind", {"ok", "nan", "1"}),
+                               hpt::int_range("n", 1, 3).when(hpt::equals("kind", "ok")),
+                               hpt::choice("flag", {true, false})};
+  const auto study =
+      hpt::tune<Curve>(space, hpt::Hyperband{.max_resource = 9}, hpt::NoStopping{},
+                       {.direction = hpt::minimize, .seed = 17, .name = "round trip"});
+  std::stringstream text;
+  hpt::write_jsonl(study, text);
+  const auto loaded = hpt::read_jsonl(text);
+  CHECK(loaded.options().name == "round trip");
+  CHECK(loaded.options().seed == 17);
+  CHECK(loaded.direction() == hpt::minimize);
+  CHECK(loaded.schedule().strategy == "Hyperband");
+  REQUIRE(loaded.schedule().brackets.size() == study.schedule().brackets.size());
+  CHECK(loaded.schedule().trials() == study.schedule().trials());
+  REQUIRE(loaded.trials().size() == study.trials().size());
+  for (std::size_t i = 0; i < study.trials().size(); ++i) {
+    const auto& a = study.trial(i);
+    const auto& b = loaded.trial(i);
+    CHECK(a.config == b.config);
+    CHECK(a.status == b.status);
+    CHECK(a.reason == b.reason);
+    CHECK(a.rung == b.rung);
+    CHECK(a.bracket == b.bracket);
+    CHECK(a.resource == b.resource);
+    CHECK(a.wall_seconds == b.wall_seconds);
+    REQUIRE(a.curve.size() == b.curve.size());
+    for (std::size_t s = 0; s < a.curve.size(); ++s) {
+      CHECK(a.curve[s].step == b.curve[s].step);
+      if (std::isnan(a.curve[s].objective))
+        CHECK(std::isnan(b.curve[s].objective));
+      else
+        CHECK(a.curve[s].objective == b.curve[s].objective);
+      CHECK(a.curve[s].values == b.curve[s].values);  // infinity survives as "inf"
+    }
+  }
+  CHECK(loaded.best().id == study.best().id);
+}
+
+TEST_CASE("malformed JSON Lines get errors that name the line", "[jsonl]") {
+  auto read = [](const std::string& text) {
+    std::istringstream in(text);
+    return hpt::read_jsonl(in);
+  };
+  const std::string header =
+      R"({"hpt_study":1,"name":"s","direction":"minimize","seed":1,"strategy":"RandomSearch","schedule":[]})"
+      "\n";
+  REQUIRE_THROWS_WITH(read(""), Catch::Contains("empty"));
+  REQUIRE_THROWS_WITH(read("{\"trial\":0}\n"),
+                      Catch::Contains("line 1") && Catch::Contains("header"));
+  REQUIRE_THROWS_WITH(read("{not json\n"), Catch::Contains("line 1"));
+  REQUIRE_THROWS_WITH(read(header + "{\"trial\":0}\n"), Catch::Contains("line 2"));
+  REQUIRE_THROWS_WITH(
+      read(
+          R"({"hpt_study":1,"name":"s","direction":"sideways","seed":1,"strategy":"x","schedule":[]})"),
+      Catch::Contains("sideways"));
+  const std::string trial =
+      R"({"trial":0,"status":"completed","bracket":0,"rung":0,"resource":1,"wall_seconds":0.0,"stopped_by":"","reason":"","result_index":null,"config":{"x":[1]},"curve":[]})";
+  REQUIRE_THROWS_WITH(read(header + trial + "\n"),
+                      Catch::Contains("line 2") && Catch::Contains("\"x\""));
+}
