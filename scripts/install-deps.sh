@@ -18,8 +18,9 @@ packages=(
   clang-format
 )
 
+# Installed, not just known to dpkg (a removed package keeps a "deinstall ... config-files" entry).
 installed() {
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == "installed" ]]
+  [[ "$(dpkg -s "$1" 2>/dev/null)" == *"Status: install ok installed"* ]]
 }
 
 missing=()
