@@ -22,6 +22,7 @@ run). Nothing is extrapolated silently.
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -109,6 +110,8 @@ def main():
                         default=["random", "successive_halving", "hyperband", "median"])
     parser.add_argument("--repetitions", type=int, default=3,
                         help="repetitions of studies that take under 30 s (median reported)")
+    parser.add_argument("--output", help="also write the JSON here, rewritten after every study "
+                        "so that an interrupted run keeps what it measured")
     parser.add_argument("--time-limit", type=float, default=300.0,
                         help="skip a study predicted to take longer than this many CPU seconds, and "
                         "stop one that does")
@@ -116,10 +119,18 @@ def main():
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = []
-    baseline = objective_alone(10000) / 10000 * 1e6
+    report = {
+        "optuna_version": optuna.__version__,
+        "python": platform.python_version(),
+        "storage": "in-memory",
+        "sampler": "RandomSampler(seed=42)",
+        "objective_alone_us_per_trial": objective_alone(10000) / 10000 * 1e6,
+        "results": results,
+    }
     for schedule in arguments.schedules:
         history = []
         for trials in sorted(arguments.trials):
+            write(report, arguments.output)
             entry = {"schedule": schedule, "trials": trials}
             if history:
                 predicted, exponent = predict(history, trials)
@@ -157,15 +168,16 @@ def main():
                          runs=runs, cpu_runs=cpu_runs, steps=steps,
                          us_per_trial=seconds / trials * 1e6, us_per_step=seconds / steps * 1e6)
             results.append(entry)
-    json.dump({
-        "optuna_version": optuna.__version__,
-        "python": platform.python_version(),
-        "storage": "in-memory",
-        "sampler": "RandomSampler(seed=42)",
-        "objective_alone_us_per_trial": baseline,
-        "results": results,
-    }, sys.stdout, indent=2)
+    write(report, arguments.output)
+    json.dump(report, sys.stdout, indent=2)
     print()
+
+
+def write(report, path):
+    if path:
+        with open(path + ".tmp", "w") as out:
+            json.dump(report, out, indent=2)
+        os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
