@@ -1,0 +1,160 @@
+// Finite-difference checks, in double, of every gradient of Lstm, Gru and SequenceModel: every
+// parameter element, every input element and (for the bare modules) the initial states.
+#include "rnn_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <hpt/models/gru.hpp>
+#include <hpt/models/lstm.hpp>
+#include <hpt/models/sequence_model.hpp>
+#include <hpt/random.hpp>
+
+#include <functional>
+#include <span>
+#include <vector>
+
+using hpt::models::Cell;
+using hpt::models::Matrix;
+using hpt::models::OutputMode;
+using hpt::models::SequenceModel;
+using hpt::models::Task;
+
+namespace {
+
+constexpr double step = 1e-5;       // central differences: error ~ step^2 + eps / step
+constexpr double tolerance = 1e-6;  // on hpt_test::gradient_relative_error
+
+Matrix<double> uniform_matrix(Eigen::Index rows, Eigen::Index cols, hpt::Random& random) {
+  Matrix<double> out(rows, cols);
+  for (Eigen::Index k = 0; k < out.size(); ++k) out.data()[k] = random.uniform(-1.0, 1.0);
+  return out;
+}
+
+// Largest error between `analytic` and central differences of `loss` w.r.t. the `count` values
+// at `values` (perturbed in place and restored).
+double check_values(double* values, const double* analytic, Eigen::Index count,
+                    const std::function<double()>& loss) {
+  double worst = 0;
+  for (Eigen::Index k = 0; k < count; ++k) {
+    const double saved = values[k];
+    values[k] = saved + step;
+    const double plus = loss();
+    values[k] = saved - step;
+    const double minus = loss();
+    values[k] = saved;
+    worst = std::max(worst,
+                     hpt_test::gradient_relative_error(analytic[k], (plus - minus) / (2 * step)));
+  }
+  return worst;
+}
+
+template <class Module>
+void check_bare_module(Eigen::Index layers, std::uint64_t seed) {
+  constexpr bool is_lstm = std::is_same_v<Module, hpt::models::Lstm<double>>;
+  const Eigen::Index input = 3, hidden = 4, time = 3, batch = 2;
+  hpt::Random random(seed);
+  Module module(input, hidden, layers);
+  module.initialize(random);
+  Matrix<double> x = uniform_matrix(input, time * batch, random);
+  Matrix<double> h0 = uniform_matrix(hidden, layers * batch, random);
+  Matrix<double> c0 = uniform_matrix(hidden, layers * batch, random);
+  const Matrix<double> output_weight = uniform_matrix(hidden, time * batch, random);
+  const Matrix<double> hidden_weight = uniform_matrix(hidden, layers * batch, random);
+  const Matrix<double> cell_weight = uniform_matrix(hidden, layers * batch, random);
+  // loss = sum(output * R) + sum(h_n * S) (+ sum(c_n * U)): its gradients are R, S, U.
+  auto loss = [&]() {
+    double value = 0;
+    if constexpr (is_lstm) {
+      value += module.forward(x, batch, h0, c0).cwiseProduct(output_weight).sum();
+      value += module.final_cell().cwiseProduct(cell_weight).sum();
+    } else {
+      value += module.forward(x, batch, h0).cwiseProduct(output_weight).sum();
+    }
+    return value + module.final_hidden().cwiseProduct(hidden_weight).sum();
+  };
+  loss();
+  Matrix<double> input_gradient;
+  if constexpr (is_lstm)
+    module.backward(output_weight, &input_gradient, hidden_weight, cell_weight);
+  else
+    module.backward(output_weight, &input_gradient, hidden_weight);
+  std::vector<hpt::models::ParameterView<double>> views;
+  module.append_parameters(views);
+  std::vector<Matrix<double>> gradients;
+  for (const auto& view : views) gradients.emplace_back(view.gradients());
+  const Matrix<double> h0_gradient = module.initial_hidden_gradient();
+  Matrix<double> c0_gradient;
+  if constexpr (is_lstm) c0_gradient = module.initial_cell_gradient();
+
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    CAPTURE(views[i].name);
+    CHECK(check_values(views[i].value, gradients[i].data(), views[i].size(), loss) < tolerance);
+  }
+  CHECK(check_values(x.data(), input_gradient.data(), x.size(), loss) < tolerance);
+  CHECK(check_values(h0.data(), h0_gradient.data(), h0.size(), loss) < tolerance);
+  if constexpr (is_lstm)
+    CHECK(check_values(c0.data(), c0_gradient.data(), c0.size(), loss) < tolerance);
+}
+
+void check_model(Cell cell, Eigen::Index layers, OutputMode mode, Task task, std::uint64_t seed) {
+  const Eigen::Index input = 3, hidden = 4, outputs = 3, time = 3, batch = 2;
+  hpt::Random random(seed);
+  SequenceModel<double> model({.input = input,
+                               .hidden = hidden,
+                               .layers = layers,
+                               .outputs = outputs,
+                               .cell = cell,
+                               .output_mode = mode,
+                               .task = task});
+  model.initialize(random);
+  Matrix<double> x = uniform_matrix(input, time * batch, random);
+  const Eigen::Index predictions = mode == OutputMode::many_to_one ? batch : time * batch;
+  std::vector<int> classes(static_cast<std::size_t>(predictions));
+  for (auto& label : classes) label = static_cast<int>(random.below(outputs));
+  const Matrix<double> targets = uniform_matrix(outputs, predictions, random);
+  auto loss = [&]() {
+    model.forward(x, batch);
+    return task == Task::classification ? model.loss(std::span<const int>(classes))
+                                        : model.loss(targets);
+  };
+  loss();
+  Matrix<double> input_gradient;
+  model.backward(&input_gradient);
+  std::vector<Matrix<double>> gradients;
+  for (const auto& view : model.parameters()) gradients.emplace_back(view.gradients());
+  for (std::size_t i = 0; i < model.parameters().size(); ++i) {
+    const auto& view = model.parameters()[i];
+    CAPTURE(view.name);
+    CHECK(check_values(view.value, gradients[i].data(), view.size(), loss) < tolerance);
+  }
+  CHECK(check_values(x.data(), input_gradient.data(), x.size(), loss) < tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("Lstm gradients (parameters, input, h_0, c_0) match finite differences",
+          "[rnn][lstm][gradient]") {
+  for (Eigen::Index layers : {1, 2}) {
+    CAPTURE(layers);
+    check_bare_module<hpt::models::Lstm<double>>(layers, 11 + static_cast<std::uint64_t>(layers));
+  }
+}
+
+TEST_CASE("Gru gradients (parameters, input, h_0) match finite differences",
+          "[rnn][gru][gradient]") {
+  for (Eigen::Index layers : {1, 2}) {
+    CAPTURE(layers);
+    check_bare_module<hpt::models::Gru<double>>(layers, 21 + static_cast<std::uint64_t>(layers));
+  }
+}
+
+TEST_CASE("SequenceModel gradients match finite differences for every cell, depth, mode and loss",
+          "[rnn][model][gradient]") {
+  std::uint64_t seed = 100;
+  for (Cell cell : {Cell::lstm, Cell::gru})
+    for (Eigen::Index layers : {1, 2})
+      for (OutputMode mode : {OutputMode::many_to_one, OutputMode::many_to_many})
+        for (Task task : {Task::classification, Task::regression}) {
+          CAPTURE(static_cast<int>(cell), layers, static_cast<int>(mode), static_cast<int>(task));
+          check_model(cell, layers, mode, task, ++seed);
+        }
+}
