@@ -29,6 +29,10 @@ struct StudyOptions {
   /// Catch exceptions from trainables and record the trial as failed (the study goes on). When
   /// false, the first exception ends the study and propagates, for debugging a trainer.
   bool catch_exceptions = true;
+  /// For Checkpointable trainables: write a trial out (save()) when a halving strategy pauses it
+  /// and free the object; rebuild it from its configuration and restore() it when promoted. Bounds
+  /// memory to the running trials at the cost of a save and a restore per promotion.
+  bool checkpoint_paused = false;
 };
 
 /// @brief Every trial of a tuning run, and what they mean together.

@@ -18,6 +18,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -141,6 +142,7 @@ class Engine {
     trial.status = TrialStatus::running;
     trial.rung = job.rung;
     if (!objects_[trial.id]) make_object(trial);
+    if constexpr (Checkpointable<T>) restore_checkpoint(trial);
     while (trial.status == TrialStatus::running && trial.resource < job.resource) step(trial);
     if (trial.status == TrialStatus::running) {
       trial.status = job.last_rung ? TrialStatus::completed : TrialStatus::paused;
@@ -155,6 +157,9 @@ class Engine {
       outcome.loss = as_loss(study_.direction(), result);
     outcome.can_continue = trial.status == TrialStatus::paused;
     if (trial.finished()) end(trial);
+    if constexpr (Checkpointable<T>)
+      if (trial.status == TrialStatus::paused && study_.options().checkpoint_paused)
+        save_checkpoint(trial);
     return outcome;
   }
 
@@ -221,6 +226,30 @@ class Engine {
     each_observer([&](auto& o) { notify_step(o, trial, trial.curve.back()); });
   }
 
+  void save_checkpoint(Trial& trial) {
+    std::ostringstream out;
+    try {
+      objects_[trial.id]->save(out);
+    } catch (const std::exception& error) {
+      fail(trial, std::string("save() threw: ") + error.what());
+      return;
+    }
+    checkpoints_.resize(objects_.size());
+    checkpoints_[trial.id] = std::move(out).str();
+    objects_[trial.id].reset();
+  }
+
+  void restore_checkpoint(Trial& trial) {
+    if (trial.id >= checkpoints_.size() || !checkpoints_[trial.id] || !objects_[trial.id]) return;
+    std::istringstream in(std::move(*checkpoints_[trial.id]));
+    checkpoints_[trial.id].reset();
+    try {
+      objects_[trial.id]->restore(in);
+    } catch (const std::exception& error) {
+      fail(trial, std::string("restore() threw: ") + error.what());
+    }
+  }
+
   std::size_t best_step(const Trial& trial) const {
     std::size_t best = 0;
     for (std::size_t i = 1; i < trial.curve.size(); ++i)
@@ -254,6 +283,7 @@ class Engine {
   std::tuple<Observers&...> observers_;
   std::vector<std::unique_ptr<T>> objects_;  // live (running or paused) trainables by trial id
   std::vector<std::unique_ptr<T>> pool_;     // finished ones kept for reset()
+  std::vector<std::optional<std::string>> checkpoints_;  // saved paused trials (checkpoint_paused)
 };
 
 template <class Space, class Factory, SearchStrategy Strategy, StoppingPolicy Policy,

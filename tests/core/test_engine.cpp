@@ -431,3 +431,46 @@ TEST_CASE("best() on a study where nothing completed says so", "[engine]") {
                                         Catch::Contains("1 failed") &&
                                         Catch::Contains("1 diverged"));
 }
+
+namespace {
+struct Saved {
+  explicit Saved(const hpt::Config& c) : x(c.get<double>("x")) { ++constructed; }
+  double step() { return x + 1.0 / ++steps; }
+  void save(std::ostream& out) const {
+    ++saves;
+    out << steps;
+  }
+  void restore(std::istream& in) {
+    ++restores;
+    in >> steps;
+  }
+  double x;
+  int steps = 0;
+  static inline int constructed = 0, saves = 0, restores = 0;
+};
+}  // namespace
+
+TEST_CASE("checkpoint_paused writes paused trials out and restores them when promoted",
+          "[engine][checkpoint]") {
+  for (bool checkpoint : {false, true}) {
+    Saved::constructed = Saved::saves = Saved::restores = 0;
+    const auto study = hpt::tune<Saved>(
+        unit_space,
+        hpt::SuccessiveHalving{.configurations = 9, .min_resource = 1, .max_resource = 9},
+        hpt::NoStopping{}, {.seed = 5, .checkpoint_paused = checkpoint});
+    if (checkpoint) {
+      // 9 pauses at rung 0 and 3 at rung 1 are saved; 3 + 1 promotions are restored and rebuilt.
+      CHECK(Saved::saves == 12);
+      CHECK(Saved::restores == 4);
+      CHECK(Saved::constructed == 9 + 4);
+    } else {
+      CHECK(Saved::saves == 0);
+      CHECK(Saved::constructed == 9);
+    }
+    // Either way the winner's curve continues where it paused: x + 1/step for steps 1..9.
+    const auto& best = study.best();
+    REQUIRE(best.curve.size() == 9);
+    for (int s = 0; s < 9; ++s)
+      CHECK(best.curve[s].objective == Approx(x_of(best) + 1.0 / (s + 1)));
+  }
+}

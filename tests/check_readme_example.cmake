@@ -1,0 +1,16 @@
+# Fails unless the README's first C++ block equals examples/quickstart.cpp, so the README never
+# shows code that CI does not compile and run.
+file(READ ${README} readme)
+file(READ ${EXAMPLE} example)
+string(FIND "${readme}" "```cpp\n" start)
+if(start EQUAL -1)
+  message(FATAL_ERROR "README.md has no ```cpp block")
+endif()
+math(EXPR start "${start} + 7")
+string(SUBSTRING "${readme}" ${start} -1 rest)
+string(FIND "${rest}" "```" end)
+string(SUBSTRING "${rest}" 0 ${end} block)
+if(NOT block STREQUAL example)
+  message(FATAL_ERROR "README.md's C++ example differs from examples/quickstart.cpp: keep them identical")
+endif()
+message(STATUS "README example matches examples/quickstart.cpp")
