@@ -53,7 +53,7 @@ struct Patience {
   struct TrialState {
     double best_loss = std::numeric_limits<double>::infinity();  ///< as_loss of the best value
     std::int64_t best_step = 0;                                  ///< 0 until a step is watched
-    std::int64_t wait = 0;
+    std::int64_t wait = 0;  ///< watched steps since the last reset (Keras's wait)
   };
   /// Per-trial bookkeeping (not configuration).
   std::vector<TrialState> trials{};

@@ -68,7 +68,7 @@ struct Prechelt {
 /// @brief GL_alpha: stops after the first step t with GL(t) > alpha (a generalization loss of
 /// more than alpha percent over the best validation error so far).
 struct GeneralizationLoss {
-  /// The tolerated generalization loss in percent; must be set (> 0). Prechelt studies 1 to 5.
+  /// The tolerated generalization loss in percent; must be set (> 0).
   double alpha = 0;
   /// Ask the engine to report the trial's best step (lowest validation error) when it stops.
   bool restore_best = true;
@@ -116,7 +116,7 @@ struct GeneralizationLoss {
 /// error did not move), the quotient is infinite if GL(t) > 0, so the trial stops, and 0 if
 /// GL(t) = 0. A non-positive training error throws std::invalid_argument.
 struct ProgressQuotient {
-  /// The tolerated quotient GL / P_k; must be set (> 0). Prechelt studies 0.5 to 3.
+  /// The tolerated quotient GL / P_k; must be set (> 0).
   double alpha = 0;
   /// k, the length of a training strip in steps.
   std::int64_t strip_length = 5;
