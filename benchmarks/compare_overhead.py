@@ -125,7 +125,8 @@ def main():
              for (name, trials) in hpt if name == "BM_TrainableAlone"}
 
     header = ["schedule", "trials", "hpt µs/trial", "hpt net µs/trial", "hpt µs/step",
-              "hpt steps/trial", "Optuna µs/trial", "Optuna steps/trial", "Optuna / hpt"]
+              "hpt steps/trial", "Optuna µs/trial", "Optuna µs/step", "Optuna steps/trial",
+              "Optuna / hpt per trial"]
     rows = []
     for benchmark, label, schedule in ROWS:
         for trials in sorted(arguments.trials):
@@ -136,19 +137,20 @@ def main():
             steps_per_trial = entry["steps"] / entry["trials"]
             net = per_trial - alone.get(trials, 0.0) * steps_per_trial
             theirs = optuna.get((schedule, trials))
-            optuna_text, optuna_steps, ratio = "-", "-", "-"
+            optuna_text, optuna_per_step, optuna_steps, ratio = "-", "-", "-", "-"
             if theirs:
                 optuna_text = number(theirs["us_per_trial"], 0)
                 if theirs["status"] == "extrapolated":
                     optuna_text += " (extrapolated)"
                 elif theirs["status"] == "partial":
                     optuna_text += f" (extrapolated from {theirs['trials_run']:,} trials)"
-                if "steps" in theirs and theirs["status"] == "measured":
+                if theirs["status"] == "measured":
                     optuna_steps = f"{theirs['steps'] / trials:.1f}"
+                    optuna_per_step = number(theirs["us_per_step"], 0)
                 ratio = f"{theirs['us_per_trial'] / per_trial:,.0f}x"
             rows.append([label, f"{entry['trials']:,.0f}", number(per_trial, 2), number(net, 2),
                          number(entry["seconds_per_step"] * 1e6, 3), f"{steps_per_trial:.1f}",
-                         optuna_text, optuna_steps, ratio])
+                         optuna_text, optuna_per_step, optuna_steps, ratio])
 
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
