@@ -218,7 +218,11 @@ class Engine {
           verdict.action == Verdict::Action::diverge ? TrialStatus::diverged : TrialStatus::stopped;
       trial.stopped_by = std::move(verdict.policy);
       trial.reason = std::move(verdict.reason);
-      if (verdict.report_best_step) trial.result_index = best_step(trial);
+      if (verdict.report_best_step)
+        trial.result_index =
+            verdict.best_step && *verdict.best_step >= 1 && *verdict.best_step <= trial.resource
+                ? static_cast<std::size_t>(*verdict.best_step - 1)
+                : best_step(trial);
     } else if (done) {
       trial.status = TrialStatus::completed;
       trial.reason = "the trainable finished after " + std::to_string(trial.resource) + " steps";

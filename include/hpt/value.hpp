@@ -20,6 +20,8 @@
 #include <utility>
 #include <variant>
 
+#include "hpt/format.hpp"
+
 namespace hpt {
 
 /// @brief An enum whose values have labels, found by argument-dependent lookup:
@@ -30,17 +32,6 @@ concept LabelledEnum = std::is_enum_v<E> && requires(E e) {
   {std::begin(enum_labels(e))};
   {std::end(enum_labels(e))};
 };
-
-/// @brief Formats a double so that it reads back as the same double, and as a real (never "1").
-inline std::string format_real(double value) {
-  if (std::isnan(value)) return "nan";
-  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[64];
-  auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  std::string text(buffer, end);
-  if (text.find_first_of(".en") == std::string::npos) text += ".0";
-  return text;
-}
 
 /// @brief A hyperparameter value.
 class Value {

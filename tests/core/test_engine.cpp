@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <hpt/console_reporter.hpp>
+#include <hpt/stopping/patience.hpp>
 #include <hpt/strategies/asha.hpp>
 #include <hpt/strategies/fixed_budget.hpp>
 #include <hpt/strategies/hyperband.hpp>
@@ -473,4 +474,30 @@ TEST_CASE("checkpoint_paused writes paused trials out and restores them when pro
     for (int s = 0; s < 9; ++s)
       CHECK(best.curve[s].objective == Approx(x_of(best) + 1.0 / (s + 1)));
   }
+}
+
+namespace {
+// The objective keeps falling while the watched accuracy peaks at step 2.
+struct Peaks {
+  explicit Peaks(const hpt::Config&) {}
+  hpt::Metrics step() {
+    ++steps;
+    const double accuracy[] = {0.5, 0.9, 0.8, 0.7, 0.6, 0.5};
+    return {.objective = 1.0 / steps, .values = {{"accuracy", accuracy[steps - 1]}}};
+  }
+  int steps = 0;
+};
+}  // namespace
+
+TEST_CASE("Patience on another metric makes that metric's best step the result",
+          "[engine][policy]") {
+  const hpt::SearchSpace space{hpt::choice("only", {1})};
+  const auto study = hpt::tune<Peaks>(
+      space, hpt::GridSearch{.max_resource = 6},
+      hpt::Patience{.patience = 2, .direction = hpt::maximize, .metric = "accuracy"});
+  const auto& trial = study.trial(0);
+  CHECK(trial.status == hpt::TrialStatus::stopped);
+  CHECK(trial.resource == 4);       // no better accuracy at steps 3 and 4
+  CHECK(trial.result_step() == 2);  // not step 4, where the objective was lowest
+  CHECK(trial.result() == 0.5);     // the objective at step 2
 }

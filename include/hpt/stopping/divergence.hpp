@@ -3,7 +3,6 @@
 /// @brief Divergence: end a trial as diverged when its watched value blows up.
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -110,12 +109,7 @@ struct Divergence {
   [[noreturn]] static void fail(const std::string& rule, const std::string& value) {
     throw std::invalid_argument("hpt::Divergence: " + rule + ", got " + value);
   }
-  static std::string number(double value) {
-    char buffer[32];
-    const auto result =
-        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
-    return std::string(buffer, result.ptr);
-  }
+  static std::string number(double value) { return format_short(value); }
 };
 
 }  // namespace hpt

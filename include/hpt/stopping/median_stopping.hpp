@@ -2,7 +2,6 @@
 /// @file median_stopping.hpp
 /// @brief MedianStopping: Google Vizier's median stopping rule, in O(log n) per step.
 
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -168,12 +167,7 @@ struct MedianStopping {
   [[noreturn]] static void fail(const std::string& rule, std::int64_t value) {
     throw std::invalid_argument("hpt::MedianStopping: " + rule + ", got " + std::to_string(value));
   }
-  static std::string number(double value) {
-    char buffer[32];
-    const auto result =
-        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
-    return std::string(buffer, result.ptr);
-  }
+  static std::string number(double value) { return format_short(value); }
 };
 
 }  // namespace hpt

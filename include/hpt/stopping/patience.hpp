@@ -3,7 +3,6 @@
 /// @brief Patience: stop a trial whose watched value has stopped improving (the rule of Keras's
 /// EarlyStopping callback, step for step).
 
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -86,7 +85,9 @@ struct Patience {
       return Verdict::proceed();
     }
     if (state.wait < patience || report.step <= 1) return Verdict::proceed();
-    return Verdict::stop("Patience", reason(state, sense), restore_best);
+    Verdict verdict = Verdict::stop("Patience", reason(state, sense), restore_best);
+    if (restore_best) verdict.best_step = state.best_step;  // best by the watched metric
+    return verdict;
   }
 
  private:
@@ -94,12 +95,7 @@ struct Patience {
     throw std::invalid_argument("hpt::Patience: " + rule + ", got " + value);
   }
   static std::string integer(std::int64_t value) { return std::to_string(value); }
-  static std::string number(double value) {
-    char buffer[32];
-    const auto result =
-        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
-    return std::string(buffer, result.ptr);
-  }
+  static std::string number(double value) { return format_short(value); }
 
   [[nodiscard]] std::string reason(const TrialState& state, Direction sense) const {
     const std::string watched = metric.empty() ? std::string("objective") : "\"" + metric + "\"";

@@ -11,12 +11,16 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "hpt/direction.hpp"
+#include "hpt/format.hpp"
 #include "hpt/metrics.hpp"
 #include "hpt/trial_status.hpp"
 
@@ -32,7 +36,11 @@ struct StepReport {
 
   /// @brief The named metric of this step, or the objective when name is empty.
   [[nodiscard]] double value(std::string_view name) const {
-    return name.empty() ? objective : metrics->value(name);
+    if (name.empty()) return objective;
+    if (!metrics)
+      throw std::logic_error("hpt::StepReport: metric \"" + std::string(name) +
+                             "\" asked of a report without metrics");
+    return metrics->value(name);
   }
 };
 
@@ -53,16 +61,19 @@ struct Verdict {
   Action action = Action::proceed;
   std::string policy{};  ///< Which policy decided, e.g. "Patience".
   std::string reason{};  ///< Why, in a sentence a user can act on, with the numbers.
-  /// The trial's result is its best step rather than its last (Keras's restore_best_weights).
+  /// The trial's result is its best step rather than its last (Keras's restore_best_weights):
+  /// best by the objective, unless `best_step` names the step (a policy watching another metric).
   bool report_best_step = false;
+  /// With report_best_step: the step (1-based) whose objective becomes the trial's result.
+  std::optional<std::int64_t> best_step{};
 
   [[nodiscard]] static Verdict proceed() { return {}; }
   [[nodiscard]] static Verdict stop(std::string policy, std::string reason,
                                     bool report_best_step = false) {
-    return {Action::stop, std::move(policy), std::move(reason), report_best_step};
+    return {Action::stop, std::move(policy), std::move(reason), report_best_step, std::nullopt};
   }
   [[nodiscard]] static Verdict diverge(std::string policy, std::string reason) {
-    return {Action::diverge, std::move(policy), std::move(reason), false};
+    return {Action::diverge, std::move(policy), std::move(reason), false, std::nullopt};
   }
   /// @brief True when the trial must end.
   [[nodiscard]] bool stops() const noexcept { return action != Action::proceed; }

@@ -15,7 +15,6 @@
 /// As Prechelt prescribes, the trial's result is the step with the lowest validation error
 /// (restore_best, on by default).
 
-#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -33,12 +32,7 @@ namespace detail {
 
 /// @brief Number formatting and the checks the three criteria share.
 struct Prechelt {
-  static std::string number(double value) {
-    char buffer[32];
-    const auto result =
-        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
-    return std::string(buffer, result.ptr);
-  }
+  static std::string number(double value) { return format_short(value); }
   [[noreturn]] static void fail(const char* policy, const std::string& rule,
                                 const std::string& value) {
     throw std::invalid_argument(std::string("hpt::") + policy + ": " + rule + ", got " + value);

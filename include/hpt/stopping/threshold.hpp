@@ -2,7 +2,6 @@
 /// @file threshold.hpp
 /// @brief Threshold: stop a trial that reached a target, or that left fixed bounds.
 
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -76,12 +75,7 @@ struct Threshold {
   [[noreturn]] static void fail(const std::string& rule, const std::string& value) {
     throw std::invalid_argument("hpt::Threshold: " + rule + ", got " + value);
   }
-  static std::string number(double value) {
-    char buffer[32];
-    const auto result =
-        std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, 6);
-    return std::string(buffer, result.ptr);
-  }
+  static std::string number(double value) { return format_short(value); }
 };
 
 }  // namespace hpt
