@@ -43,8 +43,10 @@ def build(build_directory):
                     "hpt_bench_engine_overhead", "-j2"], check=True)
 
 
-def run_hpt(binary, repetitions, output):
-    subprocess.run([str(binary), "--benchmark_format=json", f"--benchmark_out={output}",
+def run_hpt(binary, repetitions, trials, output):
+    counts = "|".join(str(count) for count in trials)
+    subprocess.run([str(binary), f"--benchmark_filter=/trials:({counts})$",
+                    "--benchmark_format=json", f"--benchmark_out={output}",
                     "--benchmark_out_format=json", f"--benchmark_repetitions={repetitions}",
                     "--benchmark_report_aggregates_only=true"],
                    check=True, stdout=subprocess.DEVNULL)
@@ -112,7 +114,7 @@ def main():
         hpt_report = json.loads(pathlib.Path(arguments.hpt_json).read_text())
     else:
         print("running hpt's benchmark ...", file=sys.stderr)
-        hpt_report = run_hpt(binary, arguments.repetitions, output / "hpt.json")
+        hpt_report = run_hpt(binary, arguments.repetitions, arguments.trials, output / "hpt.json")
     if arguments.optuna_json:
         optuna_reports = [json.loads(pathlib.Path(p).read_text()) for p in arguments.optuna_json]
     else:
