@@ -89,6 +89,7 @@ class Lstm {
     reserve_columns(hidden_gradient_, H, batch);
     reserve_columns(cell_gradient_, H, batch);
     reserve_columns(step_gradient_, H, batch);
+    bias_sum_.resize(gate_count * H);  // no-op once sized
   }
 
   /// @brief Runs the LSTM over a minibatch of sequences.
@@ -124,7 +125,9 @@ class Lstm {
         gates.noalias() = weights.weight_ih * input_copy_.leftCols(columns);
       else
         gates.noalias() = weights.weight_ih * at(k - 1).hidden.middleCols(batch, columns);
-      gates.colwise() += weights.bias_ih + weights.bias_hh;
+      // Summed into a buffer first: a broadcast of the expression would allocate a temporary.
+      bias_sum_.noalias() = weights.bias_ih + weights.bias_hh;
+      gates.colwise() += bias_sum_;
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -322,6 +325,7 @@ class Lstm {
   Matrix<Scalar> hidden_gradient_;          // (H x batch): dL/dh_t through the recurrence
   Matrix<Scalar> cell_gradient_;            // (H x batch): dL/dc_t
   Matrix<Scalar> step_gradient_;            // (H x batch): total dL/dh_t of one step
+  Vector<Scalar> bias_sum_;                 // (4H): bias_ih + bias_hh of the current layer
 };
 
 }  // namespace hpt::models
