@@ -75,9 +75,8 @@ class ConsoleReporter {
       draw();
       *out_ << '\n';
     }
-    *out_ << "[hpt] done: " << study.status_summary() << " in " << std::fixed
-          << std::setprecision(2) << elapsed() << " s; best " << best_text() << '\n';
-    out_->unsetf(std::ios::floatfield);
+    *out_ << "[hpt] done: " << study.status_summary() << " in " << seconds(elapsed(), 2)
+          << " s; best " << best_text() << '\n';
   }
 
   /// @brief True when the reporter draws a live line rather than log lines.
@@ -93,6 +92,13 @@ class ConsoleReporter {
 #endif
     (void)out;
     return false;
+  }
+
+  // Formatted apart so the user's stream keeps its own flags and precision.
+  static std::string seconds(double value, int digits) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(digits) << value;
+    return text.str();
   }
 
   static std::string format_result(double value) {
@@ -116,10 +122,10 @@ class ConsoleReporter {
     const auto now = Clock::now();
     if (now - last_draw_ < std::chrono::milliseconds(100) && (!total_ || done_ < *total_)) return;
     last_draw_ = now;
+    // "in progress" counts started trials not yet ended: running, or paused at a rung.
     *out_ << "\r[hpt] " << done_ << '/' << (total_ ? std::to_string(*total_) : std::string("?"))
-          << " trials, " << running_ << " running, best " << best_text() << ", " << std::fixed
-          << std::setprecision(1) << elapsed() << " s   " << std::flush;
-    out_->unsetf(std::ios::floatfield);
+          << " trials, " << running_ << " in progress, best " << best_text() << ", "
+          << seconds(elapsed(), 1) << " s   " << std::flush;
   }
 
   std::ostream* out_;

@@ -98,6 +98,9 @@ inline void validate_domain(const std::string& name, const Domain& domain) {
 /// @brief A named parameter of a search space, optionally conditional on an earlier one.
 class Parameter {
  public:
+  /// The most integers a grid enumerates for a range without a point count.
+  static constexpr std::uint64_t max_integer_grid = 1'000'000;
+
   Parameter(std::string name, Domain domain) : name_(std::move(name)), domain_(std::move(domain)) {
     if (name_.empty()) throw std::invalid_argument("hpt: a parameter name must not be empty");
     detail::validate_domain(name_, domain_);
@@ -177,7 +180,16 @@ class Parameter {
   std::vector<Value> grid_of(const IntegerDomain& d) const {
     std::vector<Value> values;
     if (!d.grid_points) {
-      for (std::int64_t v = d.low; v <= d.high; ++v) values.emplace_back(v);
+      // Every integer, up to a limit: a grid over 0 .. 1e12 is a mistake, not a plan.
+      const std::uint64_t count =
+          static_cast<std::uint64_t>(d.high) - static_cast<std::uint64_t>(d.low) + 1;
+      if (count == 0 || count > max_integer_grid)
+        detail::invalid(name_, "grid search over " + std::to_string(d.low) + " .. " +
+                                   std::to_string(d.high) + " would enumerate more than " +
+                                   std::to_string(max_integer_grid) +
+                                   " integers: use .grid(points)");
+      for (std::uint64_t i = 0; i < count; ++i)
+        values.emplace_back(static_cast<std::int64_t>(static_cast<std::uint64_t>(d.low) + i));
       return values;
     }
     for (std::size_t i = 0; i < *d.grid_points; ++i) {

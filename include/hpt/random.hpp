@@ -58,7 +58,11 @@ class Random {
     if (low > high)
       throw std::invalid_argument("hpt::Random::between: low " + std::to_string(low) + " > high " +
                                   std::to_string(high));
-    return low + static_cast<std::int64_t>(below(static_cast<std::uint64_t>(high - low) + 1));
+    // In unsigned arithmetic: high - low overflows int64 for ranges wider than half of it.
+    const std::uint64_t span = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
+    const std::uint64_t offset =
+        span == std::numeric_limits<std::uint64_t>::max() ? engine_() : below(span + 1);
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + offset);
   }
 
   /// @brief A standard normal draw (Box-Muller on the portable uniforms).

@@ -48,6 +48,7 @@ class SearchSpace {
       if (!condition->test)
         throw std::invalid_argument("hpt::SearchSpace: parameter \"" + parameter.name() +
                                     "\" has a condition without a test");
+      check_condition(parameter.name(), *condition, parameters_[*index_of(condition->parameter)]);
     }
     parameters_.push_back(std::move(parameter));
     return *this;
@@ -166,6 +167,42 @@ class SearchSpace {
   }
 
  private:
+  /// A condition that can never hold is almost always a typo ("sgdd"): refuse it up front.
+  static void check_condition(const std::string& name, const Condition& condition,
+                              const Parameter& parent) {
+    auto refuse = [&](const std::string& why) {
+      throw std::invalid_argument("hpt::SearchSpace: parameter \"" + name +
+                                  "\" has the condition " + condition.description + ", but " + why);
+    };
+    const Domain& domain = parent.domain();
+    if (condition.kind == Condition::Kind::numeric) {
+      if (const auto* choice = std::get_if<ChoiceDomain>(&domain))
+        for (const auto& value : choice->choices)
+          if (!value.is_number())
+            refuse("\"" + parent.name() + "\" can take the non-numeric " + value.describe());
+      return;
+    }
+    if (condition.kind != Condition::Kind::equality) return;
+    for (const auto& value : condition.values) {
+      const bool possible = std::visit(
+          [&](const auto& d) {
+            using D = std::decay_t<decltype(d)>;
+            if constexpr (std::is_same_v<D, ChoiceDomain>) {
+              for (const auto& choice : d.choices)
+                if (choice == value) return true;
+              return false;
+            } else if constexpr (std::is_same_v<D, RealDomain>) {
+              return value.is_real() && value.number() >= d.low && value.number() <= d.high;
+            } else {
+              return value.is_integer() && value.number() >= static_cast<double>(d.low) &&
+                     value.number() <= static_cast<double>(d.high);
+            }
+          },
+          domain);
+      if (!possible) refuse("\"" + parent.name() + "\" never takes " + value.describe());
+    }
+  }
+
   void expand(std::size_t index, const std::vector<std::vector<Value>>& values, Config& partial,
               std::vector<Config>& out) const {
     if (index == parameters_.size()) {

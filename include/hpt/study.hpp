@@ -60,9 +60,11 @@ class Study {
   /// @brief True when some trial completed or was stopped early with a finite result.
   [[nodiscard]] bool has_best() const noexcept { return best_index() < trials_.size(); }
 
-  /// @brief The best trial among those that completed or were stopped by a policy (pruned,
-  /// failed and diverged trials never qualify: a pruned trial's result is at a smaller budget).
-  /// Ties go to the lower id. Throws std::logic_error when no trial qualifies.
+  /// @brief The best trial among those that completed or were stopped by a policy: a pruned
+  /// trial's result is at a smaller budget, so it does not compete with them. When none completed
+  /// (ASHA with few trials may never fill its top rung), the best of the pruned trials that got
+  /// the most resource. Failed and diverged trials never qualify. Ties go to the lower id. Throws
+  /// std::logic_error when no trial qualifies.
   [[nodiscard]] const Trial& best() const {
     const std::size_t index = best_index();
     if (index == trials_.size())
@@ -146,11 +148,16 @@ class Study {
 
   [[nodiscard]] std::size_t best_index() const noexcept {
     std::size_t best = trials_.size();
-    for (std::size_t i = 0; i < trials_.size(); ++i) {
-      if (group(trials_[i]) != 0) continue;
-      if (best == trials_.size() ||
-          is_better(direction(), trials_[i].result(), trials_[best].result()))
-        best = i;
+    for (int wanted : {0, 1}) {
+      for (std::size_t i = 0; i < trials_.size(); ++i) {
+        const Trial& t = trials_[i];
+        if (group(t) != wanted || std::isnan(t.result())) continue;
+        if (best == trials_.size() || (wanted == 1 && t.resource > trials_[best].resource) ||
+            ((wanted == 0 || t.resource == trials_[best].resource) &&
+             is_better(direction(), t.result(), trials_[best].result())))
+          best = i;
+      }
+      if (best != trials_.size()) return best;
     }
     return best;
   }

@@ -11,6 +11,7 @@
 /// A trial whose constructor or step() throws is recorded as failed with the exception's text; a
 /// NaN or infinite objective marks it diverged; the study goes on either way.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -130,7 +131,8 @@ class Engine {
       record.id = job.trial;
       record.config = scheduler_.config(job.trial);
       record.bracket = job.bracket;
-      record.curve.reserve(static_cast<std::size_t>(job.resource));
+      // A modest reservation: a trainable may finish long before a huge budget.
+      record.curve.reserve(static_cast<std::size_t>(std::min<std::int64_t>(job.resource, 64)));
       study_.add_trial(std::move(record));
       objects_.emplace_back();
       each_observer([&](auto& o) { notify_trial_start(o, study_.trials().back()); });
@@ -138,6 +140,9 @@ class Engine {
       throw std::logic_error("hpt::tune: the scheduler skipped a trial id");
     }
     Trial& trial = study_.trials()[job.trial];
+    if (trial.finished())
+      throw std::logic_error("hpt::tune: the scheduler resumed trial " + std::to_string(trial.id) +
+                             ", which has ended");
     const auto start = Clock::now();
     trial.status = TrialStatus::running;
     trial.rung = job.rung;
@@ -149,6 +154,13 @@ class Engine {
       if (job.last_rung)
         trial.reason = "ran its full budget of " + std::to_string(trial.resource) + " steps";
     }
+    if (trial.status == TrialStatus::completed && !trial.result_index)
+      if (const auto step = policy_best_step(policy_, trial.id);
+          step && *step >= 1 && *step <= trial.resource)
+        trial.result_index = static_cast<std::size_t>(*step - 1);
+    if constexpr (Checkpointable<T>)  // before the outcome: a failed save() ends the trial
+      if (trial.status == TrialStatus::paused && study_.options().checkpoint_paused)
+        save_checkpoint(trial);
     trial.wall_seconds += seconds_since(start);
     Outcome outcome;
     const double result = trial.result();
@@ -157,9 +169,6 @@ class Engine {
       outcome.loss = as_loss(study_.direction(), result);
     outcome.can_continue = trial.status == TrialStatus::paused;
     if (trial.finished()) end(trial);
-    if constexpr (Checkpointable<T>)
-      if (trial.status == TrialStatus::paused && study_.options().checkpoint_paused)
-        save_checkpoint(trial);
     return outcome;
   }
 
@@ -204,18 +213,30 @@ class Engine {
     ++trial.resource;
     const bool finite = std::isfinite(metrics.objective);
     Verdict verdict;
-    if (finite)  // policies never see NaN or infinity: those diverge below, whatever the policy
-      verdict = policy_.check(
-          StepReport{trial.id, trial.resource, metrics.objective, &metrics, study_.direction()});
+    std::string policy_error;
+    if (finite) {  // policies never see NaN or infinity: those diverge below, whatever the policy
+      try {
+        verdict = policy_.check(
+            StepReport{trial.id, trial.resource, metrics.objective, &metrics, study_.direction()});
+      } catch (const std::exception& error) {
+        if (!study_.options().catch_exceptions) throw;
+        policy_error = std::string("the stopping policy threw at step ") +
+                       std::to_string(trial.resource) + ": " + error.what();
+      }
+    }
     const bool done = metrics.done;
     trial.curve.push_back({trial.resource, metrics.objective, std::move(metrics.values)});
-    if (!finite) {
+    if (!policy_error.empty()) {
+      trial.status = TrialStatus::failed;
+      trial.reason = std::move(policy_error);
+    } else if (!finite) {
       trial.status = TrialStatus::diverged;
       trial.reason = "objective is " + format_real(trial.curve.back().objective) + " at step " +
                      std::to_string(trial.resource);
     } else if (verdict.stops()) {
-      trial.status =
-          verdict.action == Verdict::Action::diverge ? TrialStatus::diverged : TrialStatus::stopped;
+      trial.status = verdict.action == Verdict::Action::diverge ? TrialStatus::diverged
+                     : verdict.action == Verdict::Action::prune ? TrialStatus::pruned
+                                                                : TrialStatus::stopped;
       trial.stopped_by = std::move(verdict.policy);
       trial.reason = std::move(verdict.reason);
       if (verdict.report_best_step)
@@ -237,6 +258,9 @@ class Engine {
     } catch (const std::exception& error) {
       fail(trial, std::string("save() threw: ") + error.what());
       return;
+    } catch (...) {
+      fail(trial, "save() threw a non-standard exception");
+      return;
     }
     checkpoints_.resize(objects_.size());
     checkpoints_[trial.id] = std::move(out).str();
@@ -251,6 +275,8 @@ class Engine {
       objects_[trial.id]->restore(in);
     } catch (const std::exception& error) {
       fail(trial, std::string("restore() threw: ") + error.what());
+    } catch (...) {
+      fail(trial, "restore() threw a non-standard exception");
     }
   }
 
@@ -264,6 +290,7 @@ class Engine {
 
   void prune(const Pruning& pruning) {
     Trial& trial = study_.trials().at(pruning.trial);
+    if (trial.status != TrialStatus::paused) return;  // it ended meanwhile (e.g. a failed save)
     trial.status = TrialStatus::pruned;
     trial.rung = pruning.rung;
     trial.reason = pruning.reason;
@@ -273,9 +300,13 @@ class Engine {
   void end(Trial& trial) {
     notify_trial_ended(policy_, TrialEnded{trial.id, trial.status, trial.resource});
     if (auto& object = objects_[trial.id]) {
-      if constexpr (Resettable<T, Parameters>) pool_.push_back(std::move(object));
+      // One spare object is all a sequential engine reuses; more would only hold memory.
+      if constexpr (Resettable<T, Parameters>)
+        if (trial.status != TrialStatus::failed && pool_.size() < 2)
+          pool_.push_back(std::move(object));
       object.reset();
     }
+    if (trial.id < checkpoints_.size()) checkpoints_[trial.id].reset();
     each_observer([&](auto& o) { notify_trial_end(o, trial); });
   }
 
@@ -296,7 +327,9 @@ Study run_study(const Space& space, Factory& factory, const Strategy& strategy, 
                 const StudyOptions& options, Observers&... observers) {
   const SearchSpace& untyped_space = untyped(space);
   strategy.validate();
+  validate_policy(policy);
   Study study(options, strategy.schedule(untyped_space));
+  if (const auto trials = study.schedule().trials()) study.trials().reserve(*trials);
   Engine<Space, Factory, decltype(strategy.scheduler(untyped_space, options.seed)), Policy,
          Observers...>
   engine(space, factory, strategy.scheduler(untyped_space, options.seed), std::move(policy), study,

@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "hpt/config.hpp"
@@ -89,6 +91,20 @@ class TypedSpace {
   template <class Member>
   void add(Field<Struct, Member> field) {
     const std::string name = field.parameter.name();
+    if constexpr (std::integral<Member> && !std::same_as<Member, bool>) {
+      // An integer member too narrow for its range would fail every trial at bind time.
+      auto fits = [](std::int64_t v) { return std::in_range<Member>(v); };
+      const Domain& domain = field.parameter.domain();
+      bool ok = true;
+      if (const auto* range = std::get_if<IntegerDomain>(&domain))
+        ok = fits(range->low) && fits(range->high);
+      else if (const auto* choice = std::get_if<ChoiceDomain>(&domain))
+        for (const auto& value : choice->choices)
+          ok = ok && (!value.is_integer() || fits(value.as<std::int64_t>()));
+      if (!ok)
+        throw std::invalid_argument("hpt::space_of: parameter \"" + name +
+                                    "\" has values that do not fit its struct member's type");
+    }
     space_.add(std::move(field.parameter));
     setters_.push_back([name, member = field.member](const Config& config, Struct& target) {
       if (const Value* value = config.find(name)) target.*member = value->template as<Member>(name);

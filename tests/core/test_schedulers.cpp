@@ -25,11 +25,14 @@ TEST_CASE("ASHA promotes as the paper says, traced by hand", "[asha]") {
   const double rung1[] = {0, 0.15, 0, 0.05, 0, 0};
   std::vector<Issued> issued;
   std::vector<hpt::Pruning> prunings;
+  std::set<std::size_t> dead;
   while (auto job = scheduler.next()) {
     issued.push_back({job->trial, job->rung});
     CHECK(job->resource == (job->rung == 0 ? 1 : 3));
     const double loss = job->rung == 0 ? rung0[job->trial] : rung1[job->trial];
     scheduler.report(*job, {loss, true}, prunings);
+    for (const auto& p : prunings) dead.insert(p.trial);
+    prunings.clear();
   }
   // t0, t1 start; t2 fills rung 0 to 3, so its best (t1) is promoted; t3 beats t1 at rung 0 and
   // is promoted next; with 5 and 6 results the top third of rung 0 holds only promoted trials.
@@ -37,9 +40,13 @@ TEST_CASE("ASHA promotes as the paper says, traced by hand", "[asha]") {
                                      {3, 0}, {3, 1}, {4, 0}, {5, 0}};
   CHECK(issued == expected);
   CHECK(scheduler.finished());
+  // Rank only worsens and a rung never holds more than 6 results, so a rung-0 entry ranked below
+  // the best floor(6/3) = 2 is pruned at once: t2 (third of 3), t0 (pushed to third by t3), t4
+  // and t5. t1 and t3 wait at rung 1 (too few results to promote) until the study ends.
+  CHECK(dead == std::set<std::size_t>{0, 2, 4, 5});
   std::set<std::size_t> unpromoted;
   for (const auto& p : scheduler.unpromoted()) unpromoted.insert(p.trial);
-  CHECK(unpromoted == std::set<std::size_t>{0, 1, 2, 3, 4, 5});
+  CHECK(unpromoted == std::set<std::size_t>{1, 3});
 }
 
 TEST_CASE("ASHA with results out of order only promotes from the top third", "[asha]") {
@@ -128,4 +135,25 @@ TEST_CASE("successive halving decides the same whatever order results arrive in"
     if (rung == 3) at_rung3.insert(trial);
   CHECK(at_rung3 == std::set<std::size_t>{order[0]});
   CHECK(first.second.size() == 26);  // everyone else is pruned exactly once
+}
+
+TEST_CASE("a NaN result is pruned at rung 0 and a finite one advances", "[halving]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
+  auto scheduler =
+      hpt::SuccessiveHalving{.configurations = 3, .min_resource = 1, .max_resource = 3}.scheduler(
+          space, 0);
+  std::vector<hpt::Pruning> prunings;
+  const double loss[] = {std::numeric_limits<double>::quiet_NaN(), 0.7, 0.9};
+  std::vector<hpt::Job> jobs;
+  while (auto job = scheduler.next()) jobs.push_back(*job);
+  REQUIRE(jobs.size() == 3);
+  for (const auto& job : jobs) scheduler.report(job, {loss[job.trial], true}, prunings);
+  const auto promoted = scheduler.next();
+  REQUIRE(promoted);
+  CHECK(promoted->trial == 1);
+  CHECK(promoted->rung == 1);
+  REQUIRE(prunings.size() == 2);
+  CHECK(prunings[0].trial == 2);  // ranked 2nd of 3
+  CHECK(prunings[1].trial == 0);  // NaN last
+  CHECK_THAT(prunings[1].reason, Catch::Contains("ranked 3 of 3"));
 }

@@ -32,6 +32,7 @@ TEST_CASE("Threshold: bounds apply from at_step on", "[threshold]") {
   hpt::Threshold upper{.upper = 1.0, .at_step = 3};
   const auto outcome = run(upper, {5.0, 2.0, 1.5});
   CHECK(outcome.step == 3);
+  CHECK(outcome.verdict.action == hpt::Verdict::Action::prune);  // hopeless, not done
   CHECK_THAT(outcome.verdict.reason, Catch::Contains("upper bound 1") && Catch::Contains("1.5"));
   CHECK(run(upper, {5.0, 2.0, 1.0}).step == 0);  // on the bound is inside
 

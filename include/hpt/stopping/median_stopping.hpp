@@ -136,12 +136,12 @@ struct MedianStopping {
     if (others.size() < static_cast<std::size_t>(min_trials_at_step)) return Verdict::proceed();
     const double median_loss = others.median();
     if (!(state.best_loss > median_loss)) return Verdict::proceed();
-    return Verdict::stop("MedianStopping",
-                         "best objective " + number(as_loss(report.direction, state.best_loss)) +
-                             " is worse than the median " +
-                             number(as_loss(report.direction, median_loss)) +
-                             " of the running averages of " + std::to_string(others.size()) +
-                             " ended trials at step " + std::to_string(step));
+    return Verdict::prune("MedianStopping",
+                          "best objective " + number(as_loss(report.direction, state.best_loss)) +
+                              " is worse than the median " +
+                              number(as_loss(report.direction, median_loss)) +
+                              " of the running averages of " + std::to_string(others.size()) +
+                              " ended trials at step " + std::to_string(step));
   }
 
   /// @brief Moves an ended trial's running averages into the per-step medians.

@@ -65,6 +65,14 @@ struct Patience {
     if (start_step < 1) fail("start_step must be >= 1 (steps count from 1)", integer(start_step));
   }
 
+  /// @brief With restore_best, the trial's best watched step: the engine makes it the result of
+  /// a trial that completes without being stopped, as Keras restores the best weights at the end.
+  [[nodiscard]] std::optional<std::int64_t> best_step(std::size_t trial) const {
+    if (!restore_best || trial >= trials.size() || trials[trial].best_step == 0)
+      return std::nullopt;
+    return trials[trial].best_step;
+  }
+
   /// @brief Judges a trial after its step.
   [[nodiscard]] Verdict check(const StepReport& report) {
     validate();

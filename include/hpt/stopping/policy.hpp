@@ -55,7 +55,8 @@ struct TrialEnded {
 struct Verdict {
   enum class Action {
     proceed,  ///< Go on.
-    stop,     ///< End the trial early: status stopped.
+    stop,     ///< End the trial early: status stopped (a rule inside the trial, e.g. Patience).
+    prune,    ///< End the trial as worse than others: status pruned (e.g. MedianStopping).
     diverge,  ///< End the trial as diverged.
   };
   Action action = Action::proceed;
@@ -71,6 +72,9 @@ struct Verdict {
   [[nodiscard]] static Verdict stop(std::string policy, std::string reason,
                                     bool report_best_step = false) {
     return {Action::stop, std::move(policy), std::move(reason), report_best_step, std::nullopt};
+  }
+  [[nodiscard]] static Verdict prune(std::string policy, std::string reason) {
+    return {Action::prune, std::move(policy), std::move(reason), false, std::nullopt};
   }
   [[nodiscard]] static Verdict diverge(std::string policy, std::string reason) {
     return {Action::diverge, std::move(policy), std::move(reason), false, std::nullopt};
@@ -89,6 +93,25 @@ concept StoppingPolicy = std::copy_constructible<P> && requires(P& policy, const
 template <StoppingPolicy P>
 void notify_trial_ended(P& policy, const TrialEnded& ended) {
   if constexpr (requires { policy.trial_ended(ended); }) policy.trial_ended(ended);
+}
+
+/// @brief Calls a policy's optional validate(), so that bad settings throw before any trial runs.
+template <StoppingPolicy P>
+void validate_policy(const P& policy) {
+  if constexpr (requires { policy.validate(); }) policy.validate();
+}
+
+/// @brief The step a policy wants as a trial's result when the trial ends without the policy
+/// stopping it (Patience with restore_best: Keras restores the best weights at the end of
+/// training too); nothing when the policy has no opinion.
+template <StoppingPolicy P>
+std::optional<std::int64_t> policy_best_step(const P& policy, std::size_t trial) {
+  if constexpr (requires {
+                  { policy.best_step(trial) } -> std::same_as<std::optional<std::int64_t>>;
+                })
+    return policy.best_step(trial);
+  else
+    return std::nullopt;
 }
 
 /// @brief The policy that never stops anything.
@@ -118,6 +141,19 @@ struct AnyOf {
   }
   void trial_ended(const TrialEnded& ended) {
     std::apply([&](auto&... policy) { (notify_trial_ended(policy, ended), ...); }, policies);
+  }
+  void validate() const {
+    std::apply([](const auto&... policy) { (validate_policy(policy), ...); }, policies);
+  }
+  /// @brief The first opinion, in order, on the trial's best step.
+  [[nodiscard]] std::optional<std::int64_t> best_step(std::size_t trial) const {
+    std::optional<std::int64_t> result;
+    std::apply(
+        [&](const auto&... policy) {
+          ((result = result ? result : policy_best_step(policy, trial)), ...);
+        },
+        policies);
+    return result;
   }
 };
 
@@ -155,6 +191,19 @@ struct AllOf {
   }
   void trial_ended(const TrialEnded& ended) {
     std::apply([&](auto&... policy) { (notify_trial_ended(policy, ended), ...); }, policies);
+  }
+  void validate() const {
+    std::apply([](const auto&... policy) { (validate_policy(policy), ...); }, policies);
+  }
+  /// @brief The first opinion, in order, on the trial's best step.
+  [[nodiscard]] std::optional<std::int64_t> best_step(std::size_t trial) const {
+    std::optional<std::int64_t> result;
+    std::apply(
+        [&](const auto&... policy) {
+          ((result = result ? result : policy_best_step(policy, trial)), ...);
+        },
+        policies);
+    return result;
   }
 };
 

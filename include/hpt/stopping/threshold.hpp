@@ -62,12 +62,13 @@ struct Threshold {
       return Verdict::stop("Threshold", "reached target " + number(*target) + ": the " + watched +
                                             " is " + number(value) + where);
     if (report.step < at_step) return Verdict::proceed();
+    // Outside the bounds the trial is hopeless rather than done: pruned, as Optuna records it.
     if (lower && !(value >= *lower))
-      return Verdict::stop("Threshold", "the " + watched + " " + number(value) + where +
-                                            " is outside the lower bound " + number(*lower));
+      return Verdict::prune("Threshold", "the " + watched + " " + number(value) + where +
+                                             " is outside the lower bound " + number(*lower));
     if (upper && !(value <= *upper))
-      return Verdict::stop("Threshold", "the " + watched + " " + number(value) + where +
-                                            " is outside the upper bound " + number(*upper));
+      return Verdict::prune("Threshold", "the " + watched + " " + number(value) + where +
+                                             " is outside the upper bound " + number(*upper));
     return Verdict::proceed();
   }
 

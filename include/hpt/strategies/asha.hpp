@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <set>
@@ -31,11 +32,30 @@ namespace detail {
 /// @brief The results of one ASHA rung, split into its top floor(size / eta) and the rest.
 class AshaRung {
  public:
-  explicit AshaRung(std::int64_t reduction_factor) : reduction_factor_(reduction_factor) {}
+  /// @param capacity The most results this rung can ever receive (the number of trials: a rung
+  /// can receive more than 1/eta of the one below, since a promoted entry may later be overtaken
+  /// and its place in the top promoted again).
+  AshaRung(std::int64_t reduction_factor, std::size_t capacity)
+      : reduction_factor_(reduction_factor),
+        keep_(capacity / static_cast<std::size_t>(reduction_factor)) {}
 
-  void add(std::size_t trial, double loss, bool can_continue) {
+  /// @brief Adds a result; trials that can no longer ever be promoted are appended to `dead`.
+  void add(std::size_t trial, double loss, bool can_continue, std::vector<std::size_t>& dead) {
     const Entry entry{loss, trial, can_continue};
     ++size_;
+    // An entry's rank only ever gets worse, and the rung never holds more than `capacity` results,
+    // so its top floor(size / eta) never reaches past the best keep_ = floor(capacity / eta):
+    // anything ranked below them is dead and is pruned now, freeing its trainable, rather than
+    // at the end of the study.
+    kept_.insert(entry);
+    if (kept_.size() > keep_) {
+      const Entry worst = *kept_.rbegin();
+      kept_.erase(std::prev(kept_.end()));
+      if (worst.can_continue && !flag(promoted_, worst.trial)) {
+        set_flag(dead_, worst.trial);
+        dead.push_back(worst.trial);
+      }
+    }
     rest_.insert(entry);
     const std::size_t top_size = size_ / static_cast<std::size_t>(reduction_factor_);
     if (top_.size() < top_size) {
@@ -55,6 +75,7 @@ class AshaRung {
     if (promotable_.empty()) return std::nullopt;
     Entry entry = *promotable_.begin();
     promotable_.erase(promotable_.begin());
+    set_flag(promoted_, entry.trial);
     top_.erase(entry);
     entry.can_continue = false;  // promoted: never again
     top_.insert(entry);
@@ -67,10 +88,10 @@ class AshaRung {
   /// @brief Trials that can continue but were never promoted (for the end of the study).
   template <class Visit>
   void for_each_unpromoted(Visit visit) const {
-    for (const auto& entry : top_)
-      if (entry.can_continue) visit(entry.trial);
-    for (const auto& entry : rest_)
-      if (entry.can_continue) visit(entry.trial);
+    for (const auto* set : {&top_, &rest_})
+      for (const auto& entry : *set)
+        if (entry.can_continue && !flag(promoted_, entry.trial) && !flag(dead_, entry.trial))
+          visit(entry.trial);
   }
 
  private:
@@ -91,9 +112,19 @@ class AshaRung {
     if (entry.can_continue) promotable_.insert(entry);
   }
 
+  static bool flag(const std::vector<bool>& flags, std::size_t trial) {
+    return trial < flags.size() && flags[trial];
+  }
+  static void set_flag(std::vector<bool>& flags, std::size_t trial) {
+    if (trial >= flags.size()) flags.resize(trial + 1);
+    flags[trial] = true;
+  }
+
   std::int64_t reduction_factor_;
+  std::size_t keep_;
   std::size_t size_ = 0;
-  std::set<Entry, Order> top_, rest_, promotable_;
+  std::set<Entry, Order> top_, rest_, promotable_, kept_;
+  std::vector<bool> promoted_, dead_;
 };
 
 }  // namespace detail
@@ -105,7 +136,8 @@ class AshaScheduler {
   AshaScheduler(Sampler sampler, std::vector<std::int64_t> resources, std::size_t trials,
                 std::int64_t reduction_factor)
       : sampler_(std::move(sampler)), resources_(std::move(resources)), trials_(trials) {
-    rungs_.assign(resources_.size(), detail::AshaRung(reduction_factor));
+    for (std::size_t k = 0; k < resources_.size(); ++k)
+      rungs_.emplace_back(reduction_factor, trials_);
   }
 
   std::optional<Job> next() {
@@ -116,9 +148,15 @@ class AshaScheduler {
     return std::nullopt;
   }
 
-  void report(const Job& job, const Outcome& outcome, std::vector<Pruning>&) {
+  void report(const Job& job, const Outcome& outcome, std::vector<Pruning>& prunings) {
     --outstanding_;
-    rungs_[static_cast<std::size_t>(job.rung)].add(job.trial, outcome.loss, outcome.can_continue);
+    dead_.clear();
+    const auto k = static_cast<std::size_t>(job.rung);
+    rungs_[k].add(job.trial, outcome.loss, outcome.can_continue, dead_);
+    for (const auto trial : dead_)
+      prunings.push_back({trial, job.rung,
+                          "can no longer reach the top 1/eta of rung " + std::to_string(k) +
+                              " (resource " + std::to_string(resources_[k]) + ")"});
   }
 
   [[nodiscard]] bool finished() const {
@@ -154,6 +192,7 @@ class AshaScheduler {
   std::vector<detail::AshaRung> rungs_;
   std::size_t started_ = 0;
   std::size_t outstanding_ = 0;
+  std::vector<std::size_t> dead_;  // reused between reports
 };
 
 /// @brief ASHA over random configurations: at most `trials` configurations are started.

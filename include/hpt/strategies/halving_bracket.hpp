@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -39,8 +40,6 @@ class HalvingBracket {
       : index_(index), rungs_(std::move(rungs)), first_trial_(first_trial) {
     if (rungs_.empty() || !rungs_.front().configurations)
       throw std::logic_error("hpt: a halving bracket needs rungs with configuration counts");
-    for (std::size_t i = 0; i < *rungs_.front().configurations; ++i)
-      queue_.push_back(first_trial_ + i);
   }
 
   [[nodiscard]] std::size_t trial_count() const { return *rungs_.front().configurations; }
@@ -48,9 +47,15 @@ class HalvingBracket {
   [[nodiscard]] bool finished() const noexcept { return finished_; }
 
   std::optional<Job> next() {
-    if (queue_.empty()) return std::nullopt;
-    const std::size_t trial = queue_.front();
-    queue_.pop_front();
+    std::size_t trial = 0;
+    if (rung_ == 0 && fresh_ < trial_count()) {
+      trial = first_trial_ + fresh_++;  // rung 0 is a range: huge brackets cost no memory up front
+    } else if (!queue_.empty()) {
+      trial = queue_.front();
+      queue_.pop_front();
+    } else {
+      return std::nullopt;
+    }
     ++outstanding_;
     return Job{trial, rungs_[rung_].resource, index_, static_cast<int>(rung_),
                rung_ + 1 == rungs_.size()};
@@ -61,7 +66,8 @@ class HalvingBracket {
       throw std::logic_error("hpt: a result for a rung that is not running");
     --outstanding_;
     results_.push_back({job.trial, outcome.loss, outcome.can_continue});
-    if (outstanding_ == 0 && queue_.empty()) close_rung(prunings);
+    if (outstanding_ == 0 && queue_.empty() && (rung_ > 0 || fresh_ == trial_count()))
+      close_rung(prunings);
   }
 
  private:
@@ -105,6 +111,7 @@ class HalvingBracket {
   std::vector<Rung> rungs_;
   std::size_t first_trial_;
   std::size_t rung_ = 0;
+  std::size_t fresh_ = 0;  // rung-0 trials handed out so far
   std::deque<std::size_t> queue_;
   std::size_t outstanding_ = 0;
   std::vector<Result> results_;
@@ -127,21 +134,27 @@ class BracketScheduler {
   }
 
   std::optional<Job> next() {
-    for (auto& bracket : brackets_)
-      if (auto job = bracket.next()) return job;
+    // Finished brackets at the front are skipped for good, so many brackets cost O(1) per job.
+    while (first_open_ < brackets_.size() && brackets_[first_open_].finished()) ++first_open_;
+    for (std::size_t i = first_open_; i < brackets_.size(); ++i)
+      if (auto job = brackets_[i].next()) return job;
     return std::nullopt;
   }
 
   void report(const Job& job, const Outcome& outcome, std::vector<Pruning>& prunings) {
-    for (auto& bracket : brackets_)
-      if (job.trial >= bracket.first_trial() &&
-          job.trial < bracket.first_trial() + bracket.trial_count())
-        return bracket.report(job, outcome, prunings);
-    throw std::logic_error("hpt: a result for a trial no bracket owns");
+    // Brackets own consecutive id ranges in order: find the owner by binary search.
+    auto owner = std::upper_bound(
+        brackets_.begin(), brackets_.end(), job.trial,
+        [](std::size_t trial, const HalvingBracket& b) { return trial < b.first_trial(); });
+    if (owner == brackets_.begin() ||
+        job.trial >= std::prev(owner)->first_trial() + std::prev(owner)->trial_count())
+      throw std::logic_error("hpt: a result for a trial no bracket owns");
+    std::prev(owner)->report(job, outcome, prunings);
   }
 
   [[nodiscard]] bool finished() const {
-    return std::all_of(brackets_.begin(), brackets_.end(),
+    return std::all_of(brackets_.begin() + static_cast<std::ptrdiff_t>(first_open_),
+                       brackets_.end(),
                        [](const HalvingBracket& bracket) { return bracket.finished(); });
   }
 
@@ -150,6 +163,7 @@ class BracketScheduler {
  private:
   Sampler sampler_;
   std::vector<HalvingBracket> brackets_;
+  std::size_t first_open_ = 0;  // brackets before it have finished
 };
 
 }  // namespace hpt::detail
