@@ -204,3 +204,24 @@ TEST_CASE("a struct member too narrow for its range is refused when the space is
       Catch::Contains("\"units\"") && Catch::Contains("do not fit"));
   CHECK_NOTHROW(hpt::space_of<Narrow>(hpt::field(&Narrow::units, "units", hpt::int_range(1, 100))));
 }
+
+TEST_CASE("same seed, same study with ASHA and MedianStopping too", "[robustness][reproducible]") {
+  auto run = [](std::uint64_t seed) {
+    return hpt::tune<Quadratic>(
+        unit_space, hpt::Asha{.trials = 300, .max_resource = 27},
+        hpt::MedianStopping{.startup_trials = 5} | hpt::Patience{.patience = 3}, {.seed = seed});
+  };
+  const auto a = run(21), b = run(21);
+  REQUIRE(a.trials().size() == b.trials().size());
+  for (std::size_t i = 0; i < a.trials().size(); ++i) {
+    const auto& x = a.trial(i);
+    const auto& y = b.trial(i);
+    CHECK(x.config == y.config);
+    CHECK(x.status == y.status);
+    CHECK(x.reason == y.reason);
+    CHECK(x.resource == y.resource);
+    CHECK(x.result() == y.result());
+  }
+  CHECK(a.best().id == b.best().id);
+  CHECK_FALSE(run(22).best().config == a.best().config);
+}

@@ -82,3 +82,16 @@ TEST_CASE("malformed JSON Lines get errors that name the line", "[jsonl]") {
   REQUIRE_THROWS_WITH(read(header + trial + "\n"),
                       Catch::Contains("line 2") && Catch::Contains("\"x\""));
 }
+
+TEST_CASE("a configuration alone round-trips through JSON, kinds included", "[jsonl][config]") {
+  const hpt::Config config{{"learning_rate", 1e-3}, {"units", 64},  {"optimizer", "sgd"},
+                           {"nesterov", true},      {"scale", 1.0}, {"label", "1"}};
+  const std::string text = hpt::config_to_json(config);
+  CHECK(
+      text ==
+      R"({"learning_rate":0.001,"units":64,"optimizer":"sgd","nesterov":true,"scale":1.0,"label":"1"})");
+  CHECK(hpt::config_from_json(text) == config);
+  REQUIRE_THROWS_WITH(hpt::config_from_json("[1, 2]"), Catch::Contains("expected a JSON object"));
+  REQUIRE_THROWS_WITH(hpt::config_from_json("{\"a\": "), Catch::Contains("config_from_json"));
+  REQUIRE_THROWS_WITH(hpt::config_from_json(R"({"a": null})"), Catch::Contains("\"a\""));
+}

@@ -72,6 +72,32 @@ inline Value value_from_json(const nlohmann::ordered_json& j, const std::string&
 
 }  // namespace detail
 
+/// @brief A configuration as one JSON object, e.g. {"learning_rate":0.001,"optimizer":"sgd"};
+/// reals keep a '.' or an exponent so they load back as reals.
+inline std::string config_to_json(const Config& config) {
+  nlohmann::ordered_json object = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : config) object[name] = detail::json_value(value);
+  return object.dump();
+}
+
+/// @brief A configuration from a JSON object written by config_to_json. Throws
+/// std::invalid_argument for malformed JSON, a non-object, or an unsupported value.
+inline Config config_from_json(const std::string& text) {
+  nlohmann::ordered_json object;
+  try {
+    object = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& error) {
+    throw std::invalid_argument(std::string("hpt::config_from_json: ") + error.what());
+  }
+  if (!object.is_object())
+    throw std::invalid_argument("hpt::config_from_json: expected a JSON object, got " +
+                                object.dump());
+  Config config;
+  for (const auto& [name, value] : object.items())
+    config.set(name, detail::value_from_json(value, name));
+  return config;
+}
+
 /// @brief Writes the study as JSON Lines (see the file comment).
 inline void write_jsonl(const Study& study, std::ostream& out) {
   nlohmann::ordered_json schedule = nlohmann::ordered_json::array();
