@@ -23,11 +23,25 @@
 #include <sstream>
 #include <vector>
 
+// AddressSanitizer owns the global allocation functions (replacing them makes it report
+// mismatched new/free at exit): under ASan only Eigen's allocations are counted.
+#if defined(__SANITIZE_ADDRESS__)
+#define HPT_TEST_COUNT_NEW 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HPT_TEST_COUNT_NEW 0
+#endif
+#endif
+#ifndef HPT_TEST_COUNT_NEW
+#define HPT_TEST_COUNT_NEW 1
+#endif
+
 namespace {
 std::atomic<bool> counting_new{false};
 std::atomic<long> counted_new{0};
 }  // namespace
 
+#if HPT_TEST_COUNT_NEW
 // Replaced global allocation functions (one definition in the program: this file).
 void* operator new(std::size_t size) {
   if (counting_new.load(std::memory_order_relaxed)) counted_new.fetch_add(1);
@@ -50,6 +64,7 @@ void* operator new[](std::size_t size) {
 [[gnu::noinline]] void operator delete[](void* pointer, std::size_t) noexcept {
   std::free(pointer);
 }
+#endif
 
 using hpt::models::Cell;
 using hpt::models::Matrix;
@@ -114,7 +129,7 @@ TEST_CASE("The allocation counters work", "[rnn][allocation]") {
   auto* vector = new std::vector<int>(3);
   counting_new = false;
   delete vector;
-  REQUIRE(counted_new >= 1);
+  REQUIRE(counted_new >= (HPT_TEST_COUNT_NEW ? 1 : 0));
 }
 
 TEST_CASE("Steady-state training steps allocate nothing while products fit Eigen's stack buffers",
