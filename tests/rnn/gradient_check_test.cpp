@@ -95,7 +95,10 @@ void check_bare_module(Eigen::Index layers, std::uint64_t seed) {
     CHECK(check_values(c0.data(), c0_gradient.data(), c0.size(), loss) < tolerance);
 }
 
-void check_model(Cell cell, Eigen::Index layers, OutputMode mode, Task task, std::uint64_t seed) {
+// dropout > 0: every evaluation draws the same mask (a fresh Random(seed)), so the loss is a
+// smooth function of the parameters and finite differences check the masked gradients.
+void check_model(Cell cell, Eigen::Index layers, OutputMode mode, Task task, std::uint64_t seed,
+                 double dropout = 0) {
   const Eigen::Index input = 3, hidden = 4, outputs = 3, time = 3, batch = 2;
   hpt::Random random(seed);
   SequenceModel<double> model({.input = input,
@@ -104,7 +107,8 @@ void check_model(Cell cell, Eigen::Index layers, OutputMode mode, Task task, std
                                .outputs = outputs,
                                .cell = cell,
                                .output_mode = mode,
-                               .task = task});
+                               .task = task,
+                               .dropout = dropout});
   model.initialize(random);
   Matrix<double> x = uniform_matrix(input, time * batch, random);
   const Eigen::Index predictions = mode == OutputMode::many_to_one ? batch : time * batch;
@@ -112,7 +116,12 @@ void check_model(Cell cell, Eigen::Index layers, OutputMode mode, Task task, std
   for (auto& label : classes) label = static_cast<int>(random.below(outputs));
   const Matrix<double> targets = uniform_matrix(outputs, predictions, random);
   auto loss = [&]() {
-    model.forward(x, batch);
+    if (dropout > 0) {
+      hpt::Random mask_random(seed);
+      model.forward(x, batch, mask_random);
+    } else {
+      model.forward(x, batch);
+    }
     return task == Task::classification ? model.loss(std::span<const int>(classes))
                                         : model.loss(targets);
   };
@@ -157,4 +166,52 @@ TEST_CASE("SequenceModel gradients match finite differences for every cell, dept
           CAPTURE(static_cast<int>(cell), layers, static_cast<int>(mode), static_cast<int>(task));
           check_model(cell, layers, mode, task, ++seed);
         }
+}
+
+TEST_CASE("SequenceModel gradients with dropout on the head's input match finite differences",
+          "[rnn][model][gradient]") {
+  std::uint64_t seed = 200;
+  for (Cell cell : {Cell::lstm, Cell::gru})
+    for (OutputMode mode : {OutputMode::many_to_one, OutputMode::many_to_many}) {
+      CAPTURE(static_cast<int>(cell), static_cast<int>(mode));
+      check_model(cell, 2, mode, Task::classification, ++seed, 0.4);
+    }
+}
+
+TEST_CASE("SequenceModel dropout: inverted masks in training, none in inference",
+          "[rnn][model][dropout]") {
+  const Eigen::Index input = 3, hidden = 6, time = 4, batch = 5;
+  hpt::Random random(1);
+  SequenceModel<double> model({.input = input,
+                               .hidden = hidden,
+                               .outputs = 2,
+                               .output_mode = OutputMode::many_to_many,
+                               .dropout = 0.5});
+  model.initialize(random);
+  const Matrix<double> x = uniform_matrix(input, time * batch, random);
+  const Matrix<double> plain = model.forward(x, batch);
+  hpt::Random mask_random(7);
+  const Matrix<double> trained = model.forward(x, batch, mask_random);
+  // Expected: the head on h .* m, m drawn in column-major order: 0 with probability 0.5, else
+  // 1 / (1 - 0.5) = 2 (inverted dropout).
+  const Matrix<double> states = model.lstm()->forward(x, batch);
+  hpt::Random expected_random(7);
+  Matrix<double> mask(states.rows(), states.cols());
+  for (Eigen::Index k = 0; k < mask.size(); ++k)
+    mask(k) = expected_random.uniform() < 0.5 ? 0.0 : 2.0;
+  const Matrix<double> expected =
+      (model.head().weight * states.cwiseProduct(mask)).colwise() + model.head().bias;
+  CHECK((trained - expected).norm() < 1e-12);
+  CHECK((trained - plain).norm() > 1e-3);
+  CHECK(model.forward(x, batch) == plain);  // inference: no mask
+  // Dropout 0: the training forward pass is the inference one.
+  SequenceModel<double> no_dropout(
+      {.input = input, .hidden = hidden, .outputs = 2, .output_mode = OutputMode::many_to_many});
+  hpt::Random init(1);
+  no_dropout.initialize(init);
+  hpt::Random unused(3);
+  const Matrix<double> training_output = no_dropout.forward(x, batch, unused);
+  CHECK(training_output == no_dropout.forward(x, batch));
+  CHECK_THROWS_WITH(SequenceModel<double>({.input = 1, .hidden = 1, .outputs = 1, .dropout = 1}),
+                    Catch::Contains("dropout = 1"));
 }

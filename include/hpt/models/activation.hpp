@@ -5,15 +5,23 @@
 #include <hpt/models/parameter.hpp>
 
 #include <Eigen/Core>
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace hpt::models {
 
 /// @brief An element-wise activation, as PyTorch's nn.ReLU, nn.Tanh and nn.Sigmoid.
 enum class Activation { relu, tanh, sigmoid };
+
+/// @brief Labels for hpt::Value and configurations: "relu", "tanh", "sigmoid".
+constexpr auto enum_labels(Activation) {
+  return std::array{std::pair{Activation::relu, "relu"}, std::pair{Activation::tanh, "tanh"},
+                    std::pair{Activation::sigmoid, "sigmoid"}};
+}
 
 /// @brief The lower-case name: "relu", "tanh" or "sigmoid".
 [[nodiscard]] inline std::string_view to_string(Activation activation) {

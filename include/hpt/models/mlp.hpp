@@ -14,6 +14,7 @@
 #include <hpt/models/linear.hpp>
 #include <hpt/models/loss.hpp>
 #include <hpt/models/parameter.hpp>
+#include <hpt/models/task.hpp>
 #include <hpt/random.hpp>
 
 #include <Eigen/Core>
@@ -24,12 +25,6 @@
 #include <vector>
 
 namespace hpt::models {
-
-/// @brief What the output layer is trained for.
-enum class Task {
-  classification,  ///< outputs = classes; softmax cross-entropy on integer targets.
-  regression       ///< outputs = targets per sample; mean squared error.
-};
 
 /// @brief The architecture of an Mlp, e.g.
 /// `MlpShape{.inputs = 784, .hidden = {128, 64}, .outputs = 10, .dropout = 0.2}`.

@@ -16,9 +16,11 @@
 #include <hpt/models/optimizer.hpp>
 #include <hpt/models/parameter.hpp>
 #include <hpt/models/sequence.hpp>
+#include <hpt/models/task.hpp>
 #include <hpt/random.hpp>
 
 #include <Eigen/Core>
+#include <array>
 #include <cmath>
 #include <span>
 #include <stdexcept>
@@ -32,16 +34,15 @@ namespace hpt::models {
 /// @brief The recurrent cell of a SequenceModel.
 enum class Cell { lstm, gru };
 
+/// @brief Labels for hpt::Value and configurations: "lstm", "gru".
+constexpr auto enum_labels(Cell) {
+  return std::array{std::pair{Cell::lstm, "lstm"}, std::pair{Cell::gru, "gru"}};
+}
+
 /// @brief Where the head reads the recurrent states.
 enum class OutputMode {
   many_to_one,  ///< Once per sequence, on the top layer's last hidden state: outputs x batch.
   many_to_many  ///< At every step: outputs x time*batch (same column order as the input).
-};
-
-/// @brief The loss that train_step() uses.
-enum class Task {
-  classification,  ///< Softmax cross-entropy, mean over the predictions (nn.CrossEntropyLoss).
-  regression       ///< Mean squared error, mean over all elements (nn.MSELoss).
 };
 
 /// @brief The shape of a SequenceModel, e.g. `{.input = 8, .hidden = 128, .layers = 2,
@@ -56,6 +57,10 @@ struct SequenceModelConfig {
   OutputMode output_mode = OutputMode::many_to_one;  ///< Head on the last step or every step.
   Task task = Task::classification;                  ///< Loss used by train_step().
   double max_gradient_norm = 0;  ///< > 0: train_step() clips the global gradient norm; 0: off.
+  /// Drop probability in [0, 1) on the head's input (the hidden states it reads) in training
+  /// forward passes, inverted dropout as nn.Dropout; 0: off. nn.LSTM's own `dropout` acts between
+  /// stacked layers instead; this one also regularises one-layer models.
+  double dropout = 0;
 
   /// @brief Throws std::invalid_argument naming the first invalid field and its value.
   void validate() const {
@@ -77,6 +82,8 @@ struct SequenceModelConfig {
            "must be Task::classification or Task::regression");
     if (!(max_gradient_norm >= 0) || !std::isfinite(max_gradient_norm))
       fail("max_gradient_norm", std::to_string(max_gradient_norm), "must be finite and >= 0");
+    if (!(dropout >= 0 && dropout < 1))
+      fail("dropout", std::to_string(dropout), "must be in [0, 1)");
   }
 };
 
@@ -101,12 +108,13 @@ class SequenceModel {
       : config_(other.config_), recurrent_(other.recurrent_), head_(other.head_) {
     build_parameter_views();
   }
+  // Moving an Eigen matrix hands over its heap buffer, so the moved views stay valid: moves
+  // allocate nothing and can be noexcept.
   SequenceModel(SequenceModel&& other) noexcept
       : config_(other.config_),
         recurrent_(std::move(other.recurrent_)),
-        head_(std::move(other.head_)) {
-    build_parameter_views();
-  }
+        head_(std::move(other.head_)),
+        parameters_(std::move(other.parameters_)) {}
   SequenceModel& operator=(const SequenceModel& other) {
     if (this != &other) *this = SequenceModel(other);
     return *this;
@@ -115,8 +123,9 @@ class SequenceModel {
     config_ = other.config_;
     recurrent_ = std::move(other.recurrent_);
     head_ = std::move(other.head_);
-    build_parameter_views();
+    parameters_ = std::move(other.parameters_);
     has_output_ = false;
+    dropout_applied_ = false;
     has_loss_gradient_ = false;
     head_output_ = nullptr;
     return *this;
@@ -152,24 +161,18 @@ class SequenceModel {
   }
 
   /// @brief Runs the model: (outputs x batch) for many-to-one, (outputs x time*batch) for
-  /// many-to-many (logits for classification, predictions for regression).
+  /// many-to-many (logits for classification, predictions for regression). No dropout.
   /// @throws std::invalid_argument if the input does not fit (wrong rows, columns not a multiple
   /// of batch, ...).
   const Matrix<Scalar>& forward(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch) {
-    has_output_ = false;
-    has_loss_gradient_ = false;
-    std::visit(
-        [&](auto& recurrent) {
-          const auto states = recurrent.forward(input, batch);
-          if (config_.output_mode == OutputMode::many_to_one)
-            head_output_ = &head_.forward(states.rightCols(batch));
-          else
-            head_output_ = &head_.forward(states);
-        },
-        recurrent_);
-    shape_ = recurrent_shape();
-    has_output_ = true;
-    return *head_output_;
+    return run_forward(input, batch, nullptr);
+  }
+
+  /// @brief A training forward pass: as forward(), with dropout (if configured) on the head's
+  /// input drawn from `random`.
+  const Matrix<Scalar>& forward(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
+                                hpt::Random& random) {
+    return run_forward(input, batch, &random);
   }
 
   /// @brief The head's output of the last forward().
@@ -217,7 +220,21 @@ class SequenceModel {
   template <class Targets, class Optimizer>
   Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
                     const Targets& targets, Optimizer& optimizer) {
-    forward(input, batch);
+    return train_step_with(input, batch, targets, optimizer, nullptr);
+  }
+
+  /// @brief train_step() with dropout (if configured) drawn from `random`.
+  template <class Targets, class Optimizer>
+  Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
+                    const Targets& targets, Optimizer& optimizer, hpt::Random& random) {
+    return train_step_with(input, batch, targets, optimizer, &random);
+  }
+
+ private:
+  template <class Targets, class Optimizer>
+  Scalar train_step_with(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
+                         const Targets& targets, Optimizer& optimizer, hpt::Random* random) {
+    run_forward(input, batch, random);
     const Scalar value = loss(targets);
     backward();
     if (config_.max_gradient_norm > 0)
@@ -227,7 +244,6 @@ class SequenceModel {
     return value;
   }
 
- private:
   static const SequenceModelConfig& validated(const SequenceModelConfig& config) {
     config.validate();
     return config;
@@ -262,11 +278,40 @@ class SequenceModel {
     has_loss_gradient_ = true;
   }
 
+  const Matrix<Scalar>& run_forward(const Eigen::Ref<const Matrix<Scalar>>& input,
+                                    Eigen::Index batch, hpt::Random* random) {
+    has_output_ = false;
+    has_loss_gradient_ = false;
+    dropout_applied_ = random != nullptr && config_.dropout > 0;
+    std::visit(
+        [&](auto& recurrent) {
+          const auto states = recurrent.forward(input, batch);
+          const auto head_input = states.rightCols(
+              config_.output_mode == OutputMode::many_to_one ? batch : states.cols());
+          if (dropout_applied_) {
+            const Scalar keep_scale = Scalar(1) / static_cast<Scalar>(1 - config_.dropout);
+            dropout_mask_.resize(head_input.rows(), head_input.cols());
+            for (Eigen::Index i = 0; i < dropout_mask_.size(); ++i)
+              dropout_mask_(i) = random->uniform() < config_.dropout ? Scalar(0) : keep_scale;
+            dropped_.resize(head_input.rows(), head_input.cols());
+            dropped_.array() = head_input.array() * dropout_mask_.array();
+            head_output_ = &head_.forward(dropped_);
+          } else {
+            head_output_ = &head_.forward(head_input);
+          }
+        },
+        recurrent_);
+    shape_ = recurrent_shape();
+    has_output_ = true;
+    return *head_output_;
+  }
+
   void backward_from(const Eigen::Ref<const Matrix<Scalar>>& output_gradient,
                      Matrix<Scalar>* input_gradient) {
     const Eigen::Index batch = shape_.batch;
+    head_.backward(output_gradient, &head_input_gradient_);
+    if (dropout_applied_) head_input_gradient_.array() *= dropout_mask_.array();
     if (config_.output_mode == OutputMode::many_to_one) {
-      head_.backward(output_gradient, &head_input_gradient_);
       // Only the top layer's last state feeds the head: dL/dh_n is zero for the other layers.
       final_hidden_gradient_.resize(config_.hidden, config_.layers * batch);
       final_hidden_gradient_.leftCols((config_.layers - 1) * batch).setZero();
@@ -277,7 +322,6 @@ class SequenceModel {
           },
           recurrent_);
     } else {
-      head_.backward(output_gradient, &head_input_gradient_);
       std::visit([&](auto& recurrent) { recurrent.backward(head_input_gradient_, input_gradient); },
                  recurrent_);
     }
@@ -295,6 +339,9 @@ class SequenceModel {
   Matrix<Scalar> head_input_gradient_;    // dL/d(head input)
   Matrix<Scalar> final_hidden_gradient_;  // (hidden x layers*batch), many-to-one only
   Matrix<Scalar> empty_;                  // "no gradient" for the recurrent output
+  Matrix<Scalar> dropout_mask_;           // 0 or 1/(1-p) per head input, last training forward
+  Matrix<Scalar> dropped_;                // the head's input after dropout
+  bool dropout_applied_ = false;
 };
 
 }  // namespace hpt::models
