@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""PyTorch's minibatch throughput on the models of benchmarks/model_throughput.cpp, as JSON.
+
+    /usr/bin/python3 benchmarks/pytorch_throughput.py --threads 1 --output pytorch.json
+
+The same three float32 configurations as hpt's benchmark, on the CPU:
+  mlp   nn.Sequential(Linear(784, 256), ReLU, Linear(256, 256), ReLU, Linear(256, 10));
+  lstm  nn.LSTM(32, 128) over 32 steps (batch_first=False), Linear(128, 10) on the last output;
+  gru   the same with nn.GRU;
+nn.CrossEntropyLoss and torch.optim.SGD(lr=0.01) (PyTorch's defaults: no momentum, foreach as
+the installed version chooses). A training step is optimizer.zero_grad(set_to_none=True),
+forward, loss, loss.backward(), optimizer.step(); an inference step is a forward pass under
+torch.inference_mode().
+
+Timing: wall-clock time (time.perf_counter), as hpt's benchmark (UseRealTime). Each (model, mode,
+minibatch) gets untimed warm-up steps, then an iteration count calibrated to last at least
+--min-time seconds, then --repetitions timed runs of that many steps; the median run is reported.
+Process CPU time is recorded too (with one thread, CPU time well below wall time means the
+process was waiting for a core: the machine was busy). Inputs and targets are fixed random values
+made before timing. A 1024 x 1024 float torch.mm is timed the same way, as PyTorch's GEMM peak.
+
+Which BLAS library torch's matrix products use depends on the system: Debian's python3-torch
+links libblas.so.3, which is the netlib reference BLAS unless an optimised one is installed or
+put first on LD_LIBRARY_PATH (benchmarks/run_throughput.sh does the latter with OpenBLAS). The
+library actually loaded is recorded under "blas_library".
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+INPUTS, HIDDEN, CLASSES = 784, 256, 10
+RNN_INPUT, RNN_HIDDEN, RNN_TIME = 32, 128, 32
+LEARNING_RATE = 0.01
+BATCHES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+# FLOPs per sample, counted as in benchmarks/model_throughput.cpp (2*m*n*k per matrix product,
+# element-wise work ignored; training = 3 x forward minus the first layer's input gradient).
+MLP_FORWARD = 2 * (INPUTS * HIDDEN + HIDDEN * HIDDEN + HIDDEN * CLASSES)
+
+
+def rnn_forward_flop(gates):
+    return RNN_TIME * (2 * gates * RNN_HIDDEN * RNN_INPUT + 2 * gates * RNN_HIDDEN * RNN_HIDDEN) \
+        + 2 * CLASSES * RNN_HIDDEN
+
+
+FLOP_PER_SAMPLE = {
+    ("mlp", "train"): 3 * MLP_FORWARD - 2 * INPUTS * HIDDEN,
+    ("mlp", "infer"): MLP_FORWARD,
+    ("lstm", "train"): 3 * rnn_forward_flop(4) - RNN_TIME * 2 * 4 * RNN_HIDDEN * RNN_INPUT,
+    ("lstm", "infer"): rnn_forward_flop(4),
+    ("gru", "train"): 3 * rnn_forward_flop(3) - RNN_TIME * 2 * 3 * RNN_HIDDEN * RNN_INPUT,
+    ("gru", "infer"): rnn_forward_flop(3),
+}
+assert FLOP_PER_SAMPLE[("mlp", "train")] == 1_211_392
+assert FLOP_PER_SAMPLE[("lstm", "train")] == 14_687_744
+assert FLOP_PER_SAMPLE[("gru", "train")] == 11_017_728
+
+
+class SequenceClassifier(nn.Module):
+    """nn.LSTM or nn.GRU and a Linear head on the last step's output (many-to-one)."""
+
+    def __init__(self, cell):
+        super().__init__()
+        recurrent = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = recurrent(RNN_INPUT, RNN_HIDDEN, num_layers=1)
+        self.head = nn.Linear(RNN_HIDDEN, CLASSES)
+
+    def forward(self, x):  # x: (time, batch, input)
+        output, _ = self.rnn(x)
+        return self.head(output[-1])
+
+
+def make_model(name):
+    if name == "mlp":
+        return nn.Sequential(nn.Linear(INPUTS, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, HIDDEN),
+                             nn.ReLU(), nn.Linear(HIDDEN, CLASSES))
+    return SequenceClassifier(name)
+
+
+def make_input(name, batch, generator):
+    if name == "mlp":
+        return torch.randn(batch, INPUTS, generator=generator)
+    return torch.randn(RNN_TIME, batch, RNN_INPUT, generator=generator)
+
+
+def make_step(name, mode, batch):
+    """A closure that runs one step of (model, mode) at this minibatch size."""
+    generator = torch.Generator().manual_seed(42)
+    torch.manual_seed(42)
+    model = make_model(name)
+    x = make_input(name, batch, generator)
+    if mode == "infer":
+        model.eval()
+
+        def infer():
+            with torch.inference_mode():
+                return model(x)
+        return infer
+
+    targets = torch.randint(0, CLASSES, (batch,), generator=generator)
+    loss_function = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    model.train()
+
+    def train():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_function(model(x), targets)
+        loss.backward()
+        optimizer.step()
+        return loss
+    return train
+
+
+def measure(step, min_time, repetitions, warm_up):
+    """Median wall and CPU seconds per step over `repetitions` runs of a calibrated count."""
+    for _ in range(warm_up):
+        step()
+    # Calibrate: double the count until a run lasts min_time / 4, then scale up to min_time.
+    count = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(count):
+            step()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time / 4 or count >= 1 << 20:
+            break
+        count *= 2
+    count = max(1, math.ceil(count * min_time / max(elapsed, 1e-9)))
+    walls, cpus = [], []
+    for _ in range(repetitions):
+        wall_start, cpu_start = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            step()
+        walls.append((time.perf_counter() - wall_start) / count)
+        cpus.append((time.process_time() - cpu_start) / count)
+    return {"iterations": count, "seconds_per_step": statistics.median(walls),
+            "cpu_seconds_per_step": statistics.median(cpus), "seconds_per_step_all": walls}
+
+
+def gemm_step(n):
+    generator = torch.Generator().manual_seed(42)
+    a = torch.randn(n, n, generator=generator)
+    b = torch.randn(n, n, generator=generator)
+    c = torch.empty(n, n)
+    return lambda: torch.mm(a, b, out=c)
+
+
+def blas_library():
+    """The BLAS shared library mapped into this process (torch's libblas.so.3 provider)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower()}
+    except OSError:
+        return "unknown"
+    resolved = sorted({os.path.realpath(p) for p in paths if p.startswith("/")})
+    return ", ".join(resolved) or "none"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--models", nargs="+", default=["mlp", "lstm", "gru"])
+    parser.add_argument("--modes", nargs="+", default=["train", "infer"])
+    parser.add_argument("--batches", type=int, nargs="+", default=BATCHES)
+    parser.add_argument("--min-time", type=float, default=0.2,
+                        help="seconds per timed run (at least one step)")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--warm-up", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--gemm", type=int, default=1024, help="n of the GEMM (0: none)")
+    parser.add_argument("--label", default="", help="free text stored in the output")
+    parser.add_argument("--output", help="JSON file (default: stdout)")
+    arguments = parser.parse_args()
+
+    torch.set_num_threads(arguments.threads)
+    torch.set_grad_enabled(True)
+    report = {
+        "label": arguments.label,
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "blas_library": None,
+        "parallel_info": torch.__config__.parallel_info(),
+        "mkldnn_enabled": torch.backends.mkldnn.is_available(),
+        "min_time": arguments.min_time,
+        "repetitions": arguments.repetitions,
+        "load_avg_start": list(os.getloadavg()),
+        "results": [],
+    }
+    started = time.time()
+    if arguments.gemm:
+        n = arguments.gemm
+        timing = measure(gemm_step(n), arguments.min_time, arguments.repetitions, 1)
+        report["gemm"] = {"n": n, **timing, "gflops": 2 * n ** 3 / timing["seconds_per_step"] / 1e9}
+    for name in arguments.models:
+        for mode in arguments.modes:
+            for batch in arguments.batches:
+                step = make_step(name, mode, batch)
+                timing = measure(step, arguments.min_time, arguments.repetitions,
+                                 arguments.warm_up)
+                per_step = timing["seconds_per_step"]
+                flop = FLOP_PER_SAMPLE[(name, mode)]
+                report["results"].append({
+                    "model": name, "mode": mode, "batch": batch, **timing,
+                    "samples_per_second": batch / per_step,
+                    "flop_per_sample": flop, "gflops": batch * flop / per_step / 1e9})
+                print(f"{name:4} {mode:5} batch {batch:3}: {batch / per_step:12,.1f} samples/s "
+                      f"{batch * flop / per_step / 1e9:7.2f} GFLOP/s", file=sys.stderr)
+    report["blas_library"] = blas_library()
+    report["load_avg_end"] = list(os.getloadavg())
+    report["seconds"] = time.time() - started
+    text = json.dumps(report, indent=2)
+    if arguments.output:
+        with open(arguments.output, "w") as out:
+            out.write(text + "\n")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
