@@ -28,6 +28,7 @@
 #include "hpt/strategies/strategy.hpp"
 #include "hpt/strategies/successive_halving.hpp"
 #include "hpt/study.hpp"
+#include "hpt/throughput.hpp"
 #include "hpt/trainable.hpp"
 #include "hpt/trial.hpp"
 #include "hpt/trial_status.hpp"
