@@ -3,7 +3,7 @@
 // divergence detection; then it prints the leaderboard and the best configuration, retrains that
 // configuration (same seed: the same weights as in the study) and reports its test accuracy.
 //
-//   hpt_demo            the full study (Hyperband up to 81 epochs; about a minute on two cores)
+//   hpt_demo            the full study (Hyperband up to 81 epochs; about 20 s on two cores)
 //   hpt_demo --quick    a small one (up to 9 epochs), as the tests run it
 #include <hpt/data/digits.hpp>
 #include <hpt/hpt.hpp>

@@ -4,7 +4,7 @@
 // end gives, per cell type, the best validation loss and accuracy of each seed's study and their
 // spread.
 //
-//   hpt_lstm_vs_gru            5 seeds, Hyperband up to 27 epochs (about a minute on two cores)
+//   hpt_lstm_vs_gru            5 seeds, Hyperband up to 27 epochs (one to two minutes on two cores)
 //   hpt_lstm_vs_gru --quick    2 seeds, up to 3 epochs on a third of the data (the tests' run)
 #include <hpt/data/digits.hpp>
 #include <hpt/hpt.hpp>

@@ -92,6 +92,9 @@ TEST_CASE("MlpTrainerSettings refuse typos, wrong kinds and invalid values by na
   CHECK_THROWS_WITH(MlpTrainer<double>(Config{{"optimizer", "adam"}, {"momentum", 0.9}}, spirals()),
                     Catch::Contains("momentum"));
   CHECK_THROWS_WITH(MlpTrainer<double>(MlpTrainerSettings{}, nullptr), Catch::Contains("null"));
+  CHECK_THROWS_WITH(
+      MlpTrainerSettings::from_config(Config{{"optimizer", "adam"}, {"momentum", 0.9}}),
+      Catch::Contains("MlpTrainer: momentum = 0.90000000000000002"));
 }
 
 TEST_CASE("A full-batch step of MlpTrainer is one SGD step on the whole training set",
@@ -130,7 +133,7 @@ TEST_CASE("A full-batch step of MlpTrainer is one SGD step on the whole training
   }
   CHECK(metrics.objective == Approx(validation_loss).epsilon(1e-12));
   CHECK(metrics.value("validation_loss") == metrics.objective);
-  CHECK(metrics.value("epochs") == 3.0);
+  CHECK(metrics.value("epoch") == 3.0);
   CHECK(metrics.value("samples") == train_size);
   CHECK(metrics.value("samples_per_second") > 0);
   const auto expected = weights_of(model);
@@ -162,19 +165,28 @@ TEST_CASE("MlpTrainer steps: epochs, minibatches_per_step, done, learning", "[tr
     MlpTrainer<double> trainer(MlpTrainerSettings{.minibatch_size = 16, .epochs = 2}, data);
     auto first = trainer.step();
     CHECK(first.value("samples") == train_size);
-    CHECK(first.value("epochs") == 1.0);
+    CHECK(first.value("epoch") == 1.0);
     CHECK_FALSE(first.done);
     CHECK(trainer.step().done);
+  }
+  SECTION("the epochs limit ends a step early: never trains past it") {
+    MlpTrainer<double> trainer(
+        MlpTrainerSettings{.minibatch_size = 16, .minibatches_per_step = 4, .epochs = 1}, data);
+    CHECK(trainer.step().value("samples") == 64);
+    const auto last = trainer.step();  // 16 + 10 samples finish the only epoch
+    CHECK(last.value("samples") == 26);
+    CHECK(last.value("epoch") == 1.0);
+    CHECK(last.done);
   }
   SECTION("N minibatches per step cross epochs where they fall") {
     MlpTrainer<double> trainer(MlpTrainerSettings{.minibatch_size = 16, .minibatches_per_step = 4},
                                data);
     auto metrics = trainer.step();  // 64 samples of 90
     CHECK(metrics.value("samples") == 64);
-    CHECK(metrics.value("epochs") == Approx(64 / train_size));
+    CHECK(metrics.value("epoch") == Approx(64 / train_size));
     metrics = trainer.step();  // 16 + 10 (end of epoch 1) + 16 + 16
     CHECK(metrics.value("samples") == 58);
-    CHECK(metrics.value("epochs") == Approx(1 + 32 / train_size));
+    CHECK(metrics.value("epoch") == Approx(1 + 32 / train_size));
   }
   SECTION("training lowers the validation loss and lifts the accuracy") {
     MlpTrainer<double> trainer(MlpTrainerSettings{.hidden_units = 32,
@@ -277,8 +289,23 @@ TEST_CASE("MlpTrainer::restore refuses other models and damaged checkpoints, cha
   MlpTrainer<double> wider(MlpTrainerSettings{.hidden_units = 5}, data);
   const auto before = weights_of(wider.model());
   std::stringstream in(bytes);
-  CHECK_THROWS_WITH(wider.restore(in), Catch::Contains("layers.0.weight"));
+  CHECK_THROWS_WITH(wider.restore(in),
+                    Catch::Contains("hidden_units=4") && Catch::Contains("hidden_units=5"));
   CHECK(weights_of(wider.model()) == before);
+
+  // Settings that keep every shape are compared too, and so is the scalar type.
+  MlpTrainer<double> faster(MlpTrainerSettings{.hidden_units = 4, .learning_rate = 0.02}, data);
+  std::stringstream for_faster(bytes);
+  CHECK_THROWS_WITH(faster.restore(for_faster), Catch::Contains("learning_rate=0.02"));
+  MlpTrainer<double> more_dropout(MlpTrainerSettings{.hidden_units = 4, .dropout = 0.5}, data);
+  std::stringstream for_dropout(bytes);
+  CHECK_THROWS_AS(more_dropout.restore(for_dropout), std::runtime_error);
+  const auto float_data =
+      std::make_shared<const hpt::data::DatasetSplit<hpt::data::Dataset<float>>>(
+          hpt::data::two_spirals<float>(60, 0.05, 11).split(0.25, 3));
+  MlpTrainer<float> single(MlpTrainerSettings{.hidden_units = 4}, float_data);
+  std::stringstream for_float(bytes);
+  CHECK_THROWS_WITH(single.restore(for_float), Catch::Contains("scalar_bytes=8"));
 
   MlpTrainer<double> adam(MlpTrainerSettings{.hidden_units = 4, .optimizer = OptimizerKind::adam},
                           data);

@@ -212,6 +212,18 @@ TEST_CASE("SequenceModel dropout: inverted masks in training, none in inference"
   hpt::Random unused(3);
   const Matrix<double> training_output = no_dropout.forward(x, batch, unused);
   CHECK(training_output == no_dropout.forward(x, batch));
+  // train_step() without a Random draws from the model's own source: the same masks as a
+  // Random(0) given explicitly.
+  hpt::models::Sgd<double> sgd{.learning_rate = 0.1};
+  SequenceModel<double> own = model, given = model;
+  const std::vector<int> labels(static_cast<std::size_t>(time * batch), 1);
+  hpt::Random zero(0);
+  const double own_loss = own.train_step(x, batch, std::span<const int>(labels), sgd);
+  const double given_loss = given.train_step(x, batch, std::span<const int>(labels), sgd, zero);
+  CHECK(own_loss == given_loss);
+  model.forward(x, batch);
+  const double plain_loss = model.loss(std::span<const int>(labels));
+  CHECK(own_loss != plain_loss);
   CHECK_THROWS_WITH(SequenceModel<double>({.input = 1, .hidden = 1, .outputs = 1, .dropout = 1}),
                     Catch::Contains("dropout = 1"));
 }

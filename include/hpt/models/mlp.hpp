@@ -176,6 +176,11 @@ class Mlp {
     return views;
   }
 
+  /// @brief parameters() of a const model, e.g. to save it; the views must only be read.
+  [[nodiscard]] std::vector<ParameterView<Scalar>> parameters() const {
+    return const_cast<Mlp&>(*this).parameters();
+  }
+
  private:
   void require_task(Task task) const {
     if (shape_.task != task)

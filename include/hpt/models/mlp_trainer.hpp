@@ -78,6 +78,16 @@ struct MlpTrainerSettings {
     (void)to_string(activation);
     detail::validate_training_settings(*this, "MlpTrainer");
   }
+
+  /// @brief Every setting as "name=value;" text (reals with 17 digits); checkpoints keep it.
+  [[nodiscard]] std::string describe() const {
+    std::string text = "hidden_units=" + std::to_string(hidden_units) +
+                       ";layers=" + std::to_string(layers) +
+                       ";activation=" + std::string(to_string(activation)) +
+                       ";dropout=" + detail::format_setting(dropout) + ";";
+    detail::describe_training_settings(*this, text);
+    return text;
+  }
 };
 
 /// @brief The reference Mlp trained on a data::Dataset, as an hpt::Trainable and Checkpointable.
@@ -108,8 +118,7 @@ class MlpTrainer : public detail::SupervisedTrainer<MlpTrainer<Scalar>, Scalar,
   /// of a study can share it). Throws std::invalid_argument for invalid settings or null data.
   MlpTrainer(const MlpTrainerSettings& settings, std::shared_ptr<const Data> data)
       : Base("MlpTrainer", validated(settings), std::move(data)),
-        model_(shape_for(settings, this->data().train),
-               derive_seed(static_cast<std::uint64_t>(settings.seed), 2)),
+        model_(shape_for(settings, this->data().train)),  // dropout masks come from the trainer
         evaluator_(model_.shape()) {
     Random random(Base::initialization_seed(settings));
     model_.initialize(random);

@@ -81,9 +81,10 @@ struct SequenceModelConfig {
       fail("task", std::to_string(static_cast<int>(task)),
            "must be Task::classification or Task::regression");
     if (!(max_gradient_norm >= 0) || !std::isfinite(max_gradient_norm))
-      fail("max_gradient_norm", std::to_string(max_gradient_norm), "must be finite and >= 0");
+      fail("max_gradient_norm", detail::format_setting(max_gradient_norm),
+           "must be finite and >= 0");
     if (!(dropout >= 0 && dropout < 1))
-      fail("dropout", std::to_string(dropout), "must be in [0, 1)");
+      fail("dropout", detail::format_setting(dropout), "must be in [0, 1)");
   }
 };
 
@@ -105,7 +106,10 @@ class SequenceModel {
     build_parameter_views();
   }
   SequenceModel(const SequenceModel& other)
-      : config_(other.config_), recurrent_(other.recurrent_), head_(other.head_) {
+      : config_(other.config_),
+        recurrent_(other.recurrent_),
+        head_(other.head_),
+        random_(other.random_) {
     build_parameter_views();
   }
   // Moving an Eigen matrix hands over its heap buffer, so the moved views stay valid: moves
@@ -114,6 +118,7 @@ class SequenceModel {
       : config_(other.config_),
         recurrent_(std::move(other.recurrent_)),
         head_(std::move(other.head_)),
+        random_(other.random_),
         parameters_(std::move(other.parameters_)) {}
   SequenceModel& operator=(const SequenceModel& other) {
     if (this != &other) *this = SequenceModel(other);
@@ -123,6 +128,7 @@ class SequenceModel {
     config_ = other.config_;
     recurrent_ = std::move(other.recurrent_);
     head_ = std::move(other.head_);
+    random_ = other.random_;
     parameters_ = std::move(other.parameters_);
     has_output_ = false;
     dropout_applied_ = false;
@@ -215,13 +221,17 @@ class SequenceModel {
     backward_from(output_gradient, input_gradient);
   }
 
-  /// @brief One training step: forward, loss, backward, clipping (if max_gradient_norm > 0) and
+  /// @brief One training step: forward (with dropout, if configured, drawn from the model's own
+  /// random source), loss, backward, clipping (if max_gradient_norm > 0) and
   /// `optimizer.step(parameters())`. Returns the loss before the update.
   template <class Targets, class Optimizer>
   Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
                     const Targets& targets, Optimizer& optimizer) {
-    return train_step_with(input, batch, targets, optimizer, nullptr);
+    return train_step_with(input, batch, targets, optimizer, &random_);
   }
+
+  /// @brief The model's own random source for dropout in train_step() (seed 0 until reseeded).
+  [[nodiscard]] hpt::Random& dropout_random() noexcept { return random_; }
 
   /// @brief train_step() with dropout (if configured) drawn from `random`.
   template <class Targets, class Optimizer>
@@ -330,6 +340,7 @@ class SequenceModel {
   SequenceModelConfig config_;
   std::variant<Lstm<Scalar>, Gru<Scalar>> recurrent_;
   Linear<Scalar> head_;
+  hpt::Random random_;  // dropout in train_step() without a caller's source
   std::vector<ParameterView<Scalar>> parameters_;
   SequenceShape shape_{};
   bool has_output_ = false;

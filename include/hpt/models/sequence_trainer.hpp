@@ -86,6 +86,17 @@ struct SequenceTrainerSettings {
                                   "must be finite and >= 0");
     detail::validate_training_settings(*this, "SequenceTrainer");
   }
+
+  /// @brief Every setting as "name=value;" text (reals with 17 digits); checkpoints keep it.
+  [[nodiscard]] std::string describe() const {
+    std::string text = "cell=" + std::string(cell == Cell::lstm ? "lstm" : "gru") +
+                       ";hidden_units=" + std::to_string(hidden_units) +
+                       ";layers=" + std::to_string(layers) +
+                       ";dropout=" + detail::format_setting(dropout) +
+                       ";max_gradient_norm=" + detail::format_setting(max_gradient_norm) + ";";
+    detail::describe_training_settings(*this, text);
+    return text;
+  }
 };
 
 /// @brief The reference SequenceModel (stacked LSTM or GRU and a Linear head) trained on a

@@ -78,10 +78,10 @@ class SupervisedTrainer {
   /// @brief Trains for one step (one epoch, or minibatches_per_step minibatches) and reports:
   /// objective = validation loss; train_loss (mean over the step's minibatches, in training
   /// mode: with dropout, before each update, as Keras reports it), validation_loss, and for
-  /// classification train_accuracy and validation_accuracy; epochs (fraction of epochs done),
+  /// classification train_accuracy and validation_accuracy; epoch (epochs done, as a fraction),
   /// samples (trained in this step) and samples_per_second (training only). A non-finite
   /// training loss ends the step at once; its validation loss then marks the trial diverged.
-  /// done is set once `epochs` epochs are complete (if epochs > 0).
+  /// With epochs > 0, a step ends early when that many epochs are complete, and done is set.
   Metrics step() {
     const auto minibatch_size = static_cast<std::size_t>(settings_.minibatch_size);
     const std::size_t minibatches = settings_.minibatches_per_step > 0
@@ -105,6 +105,8 @@ class SupervisedTrainer {
         predictions += batch.labels.size();
       }
       if (!std::isfinite(loss)) break;
+      // The epochs limit ends a step early rather than training past it.
+      if (settings_.epochs > 0 && cursor_.completed_epochs() >= settings_.epochs) break;
     }
     const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
     ++steps_;
@@ -123,7 +125,7 @@ class SupervisedTrainer {
                                   static_cast<double>(correct) / static_cast<double>(predictions));
       metrics.values.emplace_back("validation_accuracy", validation.accuracy);
     }
-    metrics.values.emplace_back("epochs", cursor_.epochs());
+    metrics.values.emplace_back("epoch", cursor_.epochs());
     metrics.values.emplace_back("samples", static_cast<double>(samples));
     metrics.values.emplace_back("samples_per_second",
                                 seconds.count() > 0 ? static_cast<double>(samples) / seconds.count()
@@ -151,7 +153,11 @@ class SupervisedTrainer {
   /// moments), the sampling position and both random sources, so that restore() continues
   /// exactly where this trainer stands (the next steps give the same numbers bit for bit).
   void save(std::ostream& out) const {
-    out << tag << '\n' << owner_ << '\n' << steps_ << '\n';
+    out << tag << '\n'
+        << owner_ << '\n'
+        << header() << '\n'
+        << settings_.describe() << '\n'
+        << steps_ << '\n';
     const auto views = derived().parameter_views();
     std::vector<Vector<Scalar>> values;
     values.reserve(views.size());
@@ -172,6 +178,14 @@ class SupervisedTrainer {
       throw std::runtime_error(owner_ + "::restore: not a trainer checkpoint");
     if (!std::getline(in, line) || line != owner_)
       throw std::runtime_error(owner_ + "::restore: the checkpoint is of a " + line);
+    if (!std::getline(in, line) || line != header())
+      throw std::runtime_error(owner_ + "::restore: the checkpoint holds \"" + line +
+                               "\", this trainer \"" + header() + "\"");
+    // Settings that keep every shape (learning rate, dropout, minibatch size, ...) would
+    // otherwise be restored silently into a trainer that reports others.
+    if (!std::getline(in, line) || line != settings_.describe())
+      throw std::runtime_error(owner_ + "::restore: the checkpoint was written with the settings " +
+                               line + " but this trainer has " + settings_.describe());
     std::int64_t steps = 0;
     if (!(in >> steps) || in.get() != '\n' || steps < 0)
       throw std::runtime_error(owner_ + "::restore: truncated checkpoint");
@@ -228,6 +242,12 @@ class SupervisedTrainer {
  private:
   static constexpr const char* tag = "hpt.trainer.1";
   static constexpr const char* end_tag = "hpt.trainer.end";
+
+  // The scalar type and the data's size: a float checkpoint must not be read as double.
+  [[nodiscard]] std::string header() const {
+    return "scalar_bytes=" + std::to_string(sizeof(Scalar)) +
+           ";train_samples=" + std::to_string(data_->train.size()) + ";";
+  }
 
   static std::shared_ptr<const Data> checked(std::shared_ptr<const Data> data,
                                              const std::string& owner) {

@@ -46,9 +46,9 @@ class TrainerOptimizer {
           Sgd<Scalar>{.learning_rate = learning_rate, .momentum = momentum, .weight_decay = l2};
     } else if (kind == OptimizerKind::adam) {
       if (momentum != 0)
-        throw std::invalid_argument("hpt::models: momentum = " + std::to_string(momentum) +
-                                    " applies to optimizer sgd only, not adam (make it conditional:"
-                                    " .when(hpt::equals(\"optimizer\", \"sgd\")))");
+        throw std::invalid_argument(
+            "hpt::models::TrainerOptimizer: momentum = " + detail::format_setting(momentum) +
+            " applies to optimizer sgd only, not adam");
       optimizer_ = Adam<Scalar>{.learning_rate = learning_rate, .weight_decay = l2};
     } else {
       throw std::invalid_argument("hpt::models: invalid OptimizerKind " +
@@ -171,7 +171,24 @@ void validate_training_settings(const Settings& settings, const char* owner) {
     bad_trainer_setting(owner, "momentum", real(settings.momentum), "must be finite and >= 0");
   if (!(settings.l2 >= 0) || !std::isfinite(settings.l2))
     bad_trainer_setting(owner, "l2", real(settings.l2), "must be finite and >= 0");
-  // The optimizer checks the rest (momentum with adam) when the trainer makes it.
+  if (settings.optimizer == OptimizerKind::adam && settings.momentum != 0)
+    bad_trainer_setting(owner, "momentum", real(settings.momentum),
+                        "applies to optimizer sgd only, not adam (make it conditional: "
+                        ".when(hpt::equals(\"optimizer\", \"sgd\")))");
+}
+
+/// Appends "name=value;" for each training setting: with the model's settings, the text a
+/// checkpoint keeps so that restore() refuses a trainer with other settings. Reals are written
+/// with 17 digits, so any change shows.
+template <class Settings>
+void describe_training_settings(const Settings& settings, std::string& out) {
+  out += "learning_rate=" + format_setting(settings.learning_rate) +
+         ";minibatch_size=" + std::to_string(settings.minibatch_size) +
+         ";minibatches_per_step=" + std::to_string(settings.minibatches_per_step) +
+         ";epochs=" + std::to_string(settings.epochs) +
+         ";optimizer=" + std::to_string(static_cast<int>(settings.optimizer)) +
+         ";momentum=" + format_setting(settings.momentum) + ";l2=" + format_setting(settings.l2) +
+         ";seed=" + std::to_string(settings.seed) + ";";
 }
 
 }  // namespace detail
