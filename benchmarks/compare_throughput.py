@@ -5,14 +5,19 @@
         --hpt-json hpt_1.json hpt_2.json --pytorch-json pytorch_1.json pytorch_2.json \
         [--reference-json pytorch_reference_1.json] [--plot docs/img/throughput.png]
 
-Inputs are the JSON of benchmarks/model_throughput.cpp (Google Benchmark, --benchmark_format=json;
-the thread count is its context's eigen_threads) and of benchmarks/pytorch_throughput.py (one file
-per thread count). Prints one table per (model, mode, threads): minibatch size, samples per second
-of both, their ratio, GFLOP/s of both and each as a fraction of its own large-GEMM GFLOP/s
-measured in the same run (Eigen's for hpt, torch.mm's for PyTorch).
+Inputs are the JSON of benchmarks/model_throughput.cpp (Google Benchmark's --benchmark_out; the
+thread count is its context's eigen_threads) and of benchmarks/pytorch_throughput.py (its
+"threads"), any number of files each: the repetitions of all files of one thread count are pooled,
+so that each model can be measured in its own process, interleaved with PyTorch's, in several
+rounds. Prints one table per (model, mode, threads): minibatch size, samples per second of both,
+their ratio, GFLOP/s of both and each as a fraction of its own large-GEMM GFLOP/s measured in the
+same run (Eigen's for hpt, torch.mm's for PyTorch). Each figure is the best repetition
+(--statistic best, the default: the least disturbed on a shared machine, as timeit's minimum) or
+the median repetition (--statistic median); a GEMM peak is always the best repetition of the best
+size.
 
 A value marked * was measured while the process did not have a core to itself: for one thread,
-its CPU time was below 90 % of its wall time (the machine is shared). Such rows are noisy.
+the chosen repetition's CPU time was below 90 % of its wall time (the machine is shared).
 
 The plot (matplotlib, Agg): samples/s against minibatch size, log-log, hpt solid and PyTorch
 dashed, training and inference in each panel, one panel per model; the 1-thread figure is written
@@ -39,42 +44,73 @@ def load(path):
 
 
 def hpt_results(report):
-    """(threads, {(model, mode, batch): row}, gemm row) from a Google Benchmark report.
-
-    With repetitions the median aggregate is used; otherwise the single run (the last one if
-    several runs of one benchmark are present)."""
+    """(threads, {(model, mode, batch): [sample]}, {n: [GFLOP/s]}) from a Google Benchmark report,
+    one sample per repetition (the median aggregate if the file has only aggregates)."""
     threads = int(report["context"].get("eigen_threads", 1))
-    runs = {}
-    for entry in report["benchmarks"]:
-        if entry.get("run_type") == "aggregate" and entry.get("aggregate_name") != "median":
-            continue
-        if entry.get("error_occurred"):
-            continue
+    entries = [e for e in report["benchmarks"] if not e.get("error_occurred")]
+    has_runs = {e["run_name"] for e in entries if e.get("run_type") != "aggregate"}
+    rows, gemm = {}, {}
+    for entry in entries:
+        if entry.get("run_type") == "aggregate":
+            if entry["run_name"] in has_runs or entry.get("aggregate_name") != "median":
+                continue
         parts = entry["run_name"].split("/")
         arguments = dict(part.split(":", 1) for part in parts[1:] if ":" in part)
-        runs[(parts[0], tuple(sorted(arguments.items())))] = entry
-    rows, gemm = {}, None
-    for (name, arguments), entry in runs.items():
-        arguments = dict(arguments)
-        # Real and CPU time are in the same unit, so their ratio needs no conversion.
-        row = {"samples_per_second": entry.get("items_per_second"),
-               "gflops": entry.get("GFLOPS"),
-               "cpu_over_wall": entry["cpu_time"] / entry["real_time"]}
-        if name == "gemm":
-            gemm = {**row, "n": int(arguments["n"])}
+        if parts[0] == "gemm":
+            gemm.setdefault(int(arguments["n"]), []).append(entry["GFLOPS"])
             continue
-        model, mode = name.split("_")
-        rows[(model, mode, int(arguments["batch"]))] = row
+        model, mode = parts[0].split("_")
+        # Real and CPU time are in the same unit, so their ratio needs no conversion.
+        rows.setdefault((model, mode, int(arguments["batch"])), []).append(
+            {"samples_per_second": entry["items_per_second"], "gflops": entry["GFLOPS"],
+             "cpu_over_wall": entry["cpu_time"] / entry["real_time"]})
     return threads, rows, gemm
 
 
 def pytorch_results(report):
+    """The same from a pytorch_throughput.py report."""
     rows = {}
     for entry in report["results"]:
-        rows[(entry["model"], entry["mode"], entry["batch"])] = {
-            "samples_per_second": entry["samples_per_second"], "gflops": entry["gflops"],
-            "cpu_over_wall": entry["cpu_seconds_per_step"] / entry["seconds_per_step"]}
-    return report["threads"], rows, report.get("gemm")
+        walls = entry.get("seconds_per_step_all", [entry["seconds_per_step"]])
+        cpus = entry.get("cpu_seconds_per_step_all", [entry["cpu_seconds_per_step"]] * len(walls))
+        samples = rows.setdefault((entry["model"], entry["mode"], entry["batch"]), [])
+        for wall, cpu in zip(walls, cpus):
+            samples.append({"samples_per_second": entry["batch"] / wall,
+                            "gflops": entry["batch"] * entry["flop_per_sample"] / wall / 1e9,
+                            "cpu_over_wall": cpu / wall})
+    gemm = {}
+    for entry in report.get("gemm_sizes", []):
+        gemm.setdefault(entry["n"], []).extend(
+            2 * entry["n"] ** 3 / wall / 1e9 for wall in entry["seconds_per_step_all"])
+    return report["threads"], rows, gemm
+
+
+def merge(into, threads, rows, gemm, context):
+    """Adds one file's samples to {threads: (rows, gemm, context of the first file)}."""
+    if threads not in into:
+        into[threads] = ({}, {}, context)
+    known_rows, known_gemm, _ = into[threads]
+    for key, samples in rows.items():
+        known_rows.setdefault(key, []).extend(samples)
+    for n, values in gemm.items():
+        known_gemm.setdefault(n, []).extend(values)
+
+
+def summarise(into, statistic):
+    """Replaces every list of samples by one row: the best (highest throughput) or the median."""
+    for threads, (rows, gemm, context) in into.items():
+        for key, samples in rows.items():
+            ordered = sorted(samples, key=lambda sample: sample["samples_per_second"])
+            rows[key] = ordered[-1] if statistic == "best" else ordered[(len(ordered) - 1) // 2]
+            rows[key] = {**rows[key], "count": len(samples)}
+        for n, values in gemm.items():
+            gemm[n] = max(values)  # a peak: always the best
+
+
+def blas_name(report):
+    """The BLAS library file that PyTorch loaded (without LAPACK), e.g. libopenblasp-r0.3.21.so."""
+    libraries = [path for path in report.get("blas_library", "").split(", ") if "lapack" not in path]
+    return pathlib.Path(libraries[-1]).name if libraries else "?"
 
 
 def number(value, digits=1):
@@ -165,6 +201,9 @@ def main():
     parser.add_argument("--pytorch-json", nargs="+", required=True)
     parser.add_argument("--reference-json", nargs="*", default=[],
                         help="pytorch_throughput.py runs on another BLAS, shown as a last column")
+    parser.add_argument("--statistic", choices=["best", "median"], default="best",
+                        help="per row, over all repetitions of all files: the best (highest "
+                        "throughput, the least disturbed on a shared machine) or the median")
     parser.add_argument("--plot", help="PNG of the 1-thread figure (others get _{T}threads)")
     parser.add_argument("--markdown", help="also write the tables to this file")
     arguments = parser.parse_args()
@@ -172,40 +211,43 @@ def main():
     hpt = {}
     for path in arguments.hpt_json:
         report = load(path)
-        threads, rows, gemm = hpt_results(report)
-        hpt[threads] = (rows, gemm, report["context"])
+        merge(hpt, *hpt_results(report), report["context"])
     torch = {}
     for path in arguments.pytorch_json:
         report = load(path)
-        threads, rows, gemm = pytorch_results(report)
-        torch[threads] = (rows, gemm, report)
-    reference = {}
+        merge(torch, *pytorch_results(report), report)
+    slow = {}
     for path in arguments.reference_json:
         report = load(path)
-        threads, rows, _ = pytorch_results(report)
-        reference[threads] = rows
+        merge(slow, *pytorch_results(report), report)
+    for results in (hpt, torch, slow):
+        summarise(results, arguments.statistic)
+    reference = {threads: rows for threads, (rows, _, _) in slow.items()}
 
     out = []
-    out.append("Large GEMM (n x n times n x n, float32), GFLOP/s, same run:\n")
-    out.append("| threads | Eigen (hpt's flags) | PyTorch torch.mm |")
-    out.append("|---:|---:|---:|")
-    for threads in sorted(set(hpt) | set(torch)):
-        ours = hpt.get(threads, ({}, None, {}))[1]
-        theirs = torch.get(threads, ({}, None, {}))[1]
-        out.append(f"| {threads} | {number(ours['gflops'], 1) if ours else '-'} "
-                   f"(n = {ours['n'] if ours else '-'}) | "
-                   f"{number(theirs['gflops'], 1) if theirs else '-'} "
-                   f"(n = {theirs['n'] if theirs else '-'}) |")
+    out.append("Large GEMM (n x n times n x n, float32), GFLOP/s, best repetition, same run; the "
+               "best size of each column is the peak used below:\n")
+    out.append("| n | " + " | ".join(f"Eigen (hpt's flags), {t} thread{'s' if t > 1 else ''} | "
+                                      f"PyTorch torch.mm, {t} thread{'s' if t > 1 else ''}"
+                                      for t in sorted(hpt)) + " |")
+    out.append("|---:|" + "---:|---:|" * len(hpt))
+    sizes = sorted({n for t in hpt for n in hpt[t][1]} | {n for t in torch for n in torch[t][1]})
+    for n in sizes:
+        cells = []
+        for threads in sorted(hpt):
+            cells.append(number(hpt[threads][1].get(n), 1))
+            cells.append(number(torch.get(threads, ({}, {}, None))[1].get(n), 1))
+        out.append(f"| {n} | " + " | ".join(cells) + " |")
     out.append("")
     summary = []
     for threads in sorted(hpt):
         rows, gemm, _ = hpt[threads]
-        torch_rows, torch_gemm, _ = torch.get(threads, ({}, None, None))
+        torch_rows, torch_gemm, _ = torch.get(threads, ({}, {}, None))
         for model in MODELS:
             for mode in MODES:
                 lines, ratios = table(model, mode, threads, rows, torch_rows,
-                                      reference.get(threads), gemm and gemm["gflops"],
-                                      torch_gemm and torch_gemm["gflops"])
+                                      reference.get(threads), max(gemm.values(), default=None),
+                                      max(torch_gemm.values(), default=None))
                 out += lines + [""]
                 if ratios:
                     summary.append((model, mode, threads, min(ratios), statistics.median(ratios),
@@ -222,14 +264,17 @@ def main():
         out.append(f"- hpt, {threads} thread(s): {context.get('compiler', '?')}, Eigen "
                    f"{context.get('eigen_version', '?')} ({context.get('eigen_simd', '?')}), "
                    f"OpenMP {context.get('openmp', '?')}, load average at start "
-                   f"{context.get('load_avg', '?')}")
+                   f"{context.get('load_avg', '?')} (first file)")
     for threads in sorted(torch):
         report = torch[threads][2]
         load_start = ", ".join(f"{x:.2f}" for x in report.get("load_avg_start", []))
         load_end = ", ".join(f"{x:.2f}" for x in report.get("load_avg_end", []))
         out.append(f"- PyTorch {report['torch_version']}, {threads} thread(s), BLAS "
-                   f"{report['blas_library']}; load average {load_start} at start, {load_end} "
-                   f"at end")
+                   f"{blas_name(report)}; load average {load_start} at start, {load_end} "
+                   f"at end (first file)")
+    for threads, (_, gemm, report) in sorted(slow.items()):
+        out.append(f"- PyTorch on {blas_name(report)} (last column), {threads} thread(s): "
+                   f"torch.mm peak {number(max(gemm.values(), default=None), 1)} GFLOP/s")
     text = "\n".join(out)
     print(text)
     if arguments.markdown:

@@ -8,9 +8,9 @@
 # PLOT    PNG for the 1-thread figure (default docs/img/throughput.png; the 2-thread figure gets
 #         _2threads before the extension).
 #
-# Builds hpt_bench_model_throughput, then for 1 and 2 threads runs hpt's benchmark and PyTorch's
-# (benchmarks/pytorch_throughput.py) one after the other, and finally
-# benchmarks/compare_throughput.py, which prints the Markdown tables (also written to
+# Builds hpt_bench_model_throughput, then for 1 and 2 threads and each model (and the large GEMM)
+# runs hpt's benchmark and PyTorch's (benchmarks/pytorch_throughput.py) one after the other, and
+# finally benchmarks/compare_throughput.py, which prints the Markdown tables (also written to
 # build/PRESET/throughput/tables.md) and draws the plots. Raw JSON in build/PRESET/throughput/.
 #
 # PyTorch: Debian's python3-torch calls the BLAS behind libblas.so.3, which is the netlib
@@ -21,15 +21,20 @@
 # LD_LIBRARY_PATH for PyTorch's runs only. A short run on the system's own BLAS (1 thread,
 # minibatch 1, 16, 256) is added as the last column; HPT_THROUGHPUT_REFERENCE=0 skips it.
 #
-# Environment: HPT_THROUGHPUT_MIN_TIME (seconds per timed run, default 0.2) and
-# HPT_THROUGHPUT_REPETITIONS (default 3); the whole run takes 6-8 minutes on 2 idle cores.
+# The machine may be shared and its speed varies by tens of percent from minute to minute, so the
+# whole measurement is made in HPT_THROUGHPUT_ROUNDS rounds (default 2), each measuring every
+# model with hpt and then PyTorch, for 1 then 2 threads; each run has HPT_THROUGHPUT_REPETITIONS
+# timed repetitions (default 3) of at least HPT_THROUGHPUT_MIN_TIME seconds (default 0.1).
+# compare_throughput.py reports the best repetition of all rounds for each side (see there).
+# The whole run takes 8-10 minutes on 2 idle cores.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 preset="${1:-gcc}"
 plot="${2:-$root/docs/img/throughput.png}"
-min_time="${HPT_THROUGHPUT_MIN_TIME:-0.2}"
+min_time="${HPT_THROUGHPUT_MIN_TIME:-0.1}"
 repetitions="${HPT_THROUGHPUT_REPETITIONS:-3}"
+rounds="${HPT_THROUGHPUT_ROUNDS:-2}"
 python=/usr/bin/python3
 build="$root/build/$preset"
 out="$build/throughput"
@@ -63,27 +68,64 @@ pytorch_library_path="${LD_LIBRARY_PATH:-}"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/run_info.txt"
 
+# For each thread count, each model is measured by hpt and then by PyTorch, one process each, so
+# that both sides of a table row are measured within a minute or two of each other.
+# The machine may be shared: before each measurement, wait (at most HPT_THROUGHPUT_IDLE_WAIT
+# seconds, default 120) until the cores were at least 90 % idle over 2 seconds, and log what was
+# found.
+idle_percent() {
+  local a b
+  read -r -a a < <(grep '^cpu ' /proc/stat)
+  sleep 2
+  read -r -a b < <(grep '^cpu ' /proc/stat)
+  local total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  echo $(((b[4] - a[4] + b[5] - a[5]) * 100 / (total > 0 ? total : 1)))
+}
+wait_for_idle() {
+  local waited=0 idle
+  idle=$(idle_percent)
+  while ((idle < 90 && waited < ${HPT_THROUGHPUT_IDLE_WAIT:-120})); do
+    sleep 3
+    waited=$((waited + 5))
+    idle=$(idle_percent)
+  done
+  echo "$1: cores ${idle} % idle before it (waited ${waited} s)" | tee -a "$out/run_info.txt" >&2
+}
+
 hpt_json=()
 pytorch_json=()
-for threads in 1 2; do
-  echo "== hpt, $threads thread(s)" >&2
-  HPT_BENCH_THREADS=$threads OMP_NUM_THREADS=$threads "$binary" \
-    --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.05 \
-    --benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true \
-    --benchmark_out="$out/hpt_${threads}threads.json" --benchmark_out_format=json
-  hpt_json+=("$out/hpt_${threads}threads.json")
+for round in $(seq "$rounds"); do
+  for threads in 1 2; do
+    for model in gemm mlp lstm gru; do
+      wait_for_idle "round $round: hpt $model, $threads thread(s)"
+      json="$out/hpt_${threads}threads_${model}_round$round.json"
+      HPT_BENCH_THREADS=$threads OMP_NUM_THREADS=$threads "$binary" \
+        --benchmark_filter="^${model}[_/]" \
+        --benchmark_min_time="$min_time" --benchmark_min_warmup_time=0.05 \
+        --benchmark_repetitions="$repetitions" --benchmark_display_aggregates_only=true \
+        --benchmark_out="$json" --benchmark_out_format=json
+      hpt_json+=("$json")
 
-  echo "== PyTorch, $threads thread(s)" >&2
-  LD_LIBRARY_PATH="$pytorch_library_path" OMP_NUM_THREADS=$threads \
-    "$python" benchmarks/pytorch_throughput.py --threads "$threads" --min-time "$min_time" \
-    --repetitions "$repetitions" --label "OpenBLAS via LD_LIBRARY_PATH" \
-    --output "$out/pytorch_${threads}threads.json"
-  pytorch_json+=("$out/pytorch_${threads}threads.json")
+      wait_for_idle "round $round: PyTorch $model, $threads thread(s)"
+      json="$out/pytorch_${threads}threads_${model}_round$round.json"
+      if [[ $model == gemm ]]; then
+        selection=(--models)
+      else
+        selection=(--models "$model" --gemm)
+      fi
+      LD_LIBRARY_PATH="$pytorch_library_path" OMP_NUM_THREADS=$threads \
+        "$python" benchmarks/pytorch_throughput.py --threads "$threads" "${selection[@]}" \
+        --min-time "$min_time" --repetitions "$repetitions" \
+        --label "OpenBLAS via LD_LIBRARY_PATH" --output "$json"
+      pytorch_json+=("$json")
+    done
+  done
 done
 
 reference=()
 if [[ "${HPT_THROUGHPUT_REFERENCE:-1}" != 0 ]]; then
-  echo "== PyTorch on the system BLAS, 1 thread" >&2
+  wait_for_idle "PyTorch on the system BLAS, 1 thread"
   OMP_NUM_THREADS=1 "$python" benchmarks/pytorch_throughput.py --threads 1 --batches 1 16 256 \
     --min-time "$min_time" --repetitions 1 --label "system libblas.so.3" \
     --output "$out/pytorch_system_blas_1threads.json"
