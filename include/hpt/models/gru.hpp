@@ -10,6 +10,7 @@
 /// See docs/models/gru.md for the PyTorch mapping of every tensor and the memory layout.
 
 #include <hpt/models/parameter.hpp>
+#include <hpt/models/product.hpp>
 #include <hpt/models/recurrent.hpp>
 #include <hpt/models/sequence.hpp>
 #include <hpt/random.hpp>
@@ -129,7 +130,7 @@ class Gru {
       auto recurrent = recurrent_step_.leftCols(batch);
       for (Eigen::Index t = 0; t < shape.time; ++t) {
         const auto previous = layer.hidden.middleCols(t * batch, batch);
-        recurrent.noalias() = weights.weight_hh * previous;
+        detail::assign_product(recurrent, weights.weight_hh, previous);
         auto step = layer.gates.middleCols(t * batch, batch);
         step.topRows(2 * H).array() =
             (step.topRows(2 * H) + recurrent.topRows(2 * H)).array().logistic();
@@ -266,7 +267,8 @@ class Gru {
       recurrent_gradient.topRows(2 * H) = gate_gradient.topRows(2 * H);
       recurrent_gradient.bottomRows(H) =
           layer.candidate_hidden_gradient.middleCols(t * batch, batch);
-      hidden_gradient.noalias() = layer.weights.weight_hh.transpose() * recurrent_gradient;
+      detail::assign_product(hidden_gradient, layer.weights.weight_hh.transpose(),
+                             recurrent_gradient);
       hidden_gradient.array() += dh * update;
     }
     RecurrentWeights<Scalar>& weights = layer.weights;

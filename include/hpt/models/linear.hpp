@@ -3,6 +3,7 @@
 /// @brief A fully connected layer y = W x + b on column minibatches, equal to PyTorch's nn.Linear.
 
 #include <hpt/models/parameter.hpp>
+#include <hpt/models/product.hpp>
 #include <hpt/random.hpp>
 
 #include <Eigen/Core>
@@ -74,7 +75,7 @@ class Linear {
   void forward_into(const Eigen::Ref<const Matrix<Scalar>>& input, Matrix<Scalar>& output) const {
     check_input(input.rows(), "forward_into");
     output.resize(outputs(), input.cols());
-    output.noalias() = weight * input;
+    detail::assign_product(output, weight, input);
     output.colwise() += bias;
   }
 
@@ -92,7 +93,7 @@ class Linear {
     bias_gradient.noalias() = output_gradient.rowwise().sum();
     if (input_gradient != nullptr) {
       input_gradient->resize(inputs(), input.cols());
-      input_gradient->noalias() = weight.transpose() * output_gradient;
+      detail::assign_product(*input_gradient, weight.transpose(), output_gradient);
     }
   }
 

@@ -8,6 +8,7 @@
 /// See docs/models/lstm.md for the PyTorch mapping of every tensor and the memory layout.
 
 #include <hpt/models/parameter.hpp>
+#include <hpt/models/product.hpp>
 #include <hpt/models/recurrent.hpp>
 #include <hpt/models/sequence.hpp>
 #include <hpt/random.hpp>
@@ -140,7 +141,7 @@ class Lstm {
 
       for (Eigen::Index t = 0; t < shape.time; ++t) {
         auto step = layer.gates.middleCols(t * batch, batch);
-        step.noalias() += weights.weight_hh * layer.hidden.middleCols(t * batch, batch);
+        detail::add_product(step, weights.weight_hh, layer.hidden.middleCols(t * batch, batch));
         // Activations overwrite the pre-activations: rows [i; f] and o are sigmoids, g is tanh.
         step.topRows(2 * H).array() = step.topRows(2 * H).array().logistic();
         step.middleRows(2 * H, H).array() = step.middleRows(2 * H, H).array().tanh();
@@ -294,7 +295,7 @@ class Lstm {
       gate_gradient.bottomRows(H).array() =
           dh * cell_tanh * output_gate * (Scalar(1) - output_gate);
       cell_gradient.array() *= forget_gate;
-      hidden_gradient.noalias() = layer.weights.weight_hh.transpose() * gate_gradient;
+      detail::assign_product(hidden_gradient, layer.weights.weight_hh.transpose(), gate_gradient);
     }
     // One product per tensor over all steps; previous hidden states are columns [0, T*batch).
     RecurrentWeights<Scalar>& weights = layer.weights;
