@@ -5,8 +5,9 @@
 #
 # PRESET  CMake configure preset to build with: gcc (default; portable flags, Eigen uses SSE2
 #         only) or native (-march=native); the build directory is build/PRESET.
-# PLOT    PNG for the 1-thread figure (default docs/img/throughput.png; the 2-thread figure gets
-#         _2threads before the extension).
+# PLOT    PNG for the 1-thread figure (default build/PRESET/throughput/throughput.png; the
+#         2-thread figure gets _2threads before the extension). docs/img/throughput.png is
+#         `benchmarks/run_throughput.sh native docs/img/throughput.png`.
 #
 # Builds hpt_bench_model_throughput, then for 1 and 2 threads and each model (and the large GEMM)
 # runs hpt's benchmark and PyTorch's (benchmarks/pytorch_throughput.py) one after the other, and
@@ -31,7 +32,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 preset="${1:-gcc}"
-plot="${2:-$root/docs/img/throughput.png}"
+plot="${2:-$root/build/$preset/throughput/throughput.png}"
 min_time="${HPT_THROUGHPUT_MIN_TIME:-0.1}"
 repetitions="${HPT_THROUGHPUT_REPETITIONS:-3}"
 rounds="${HPT_THROUGHPUT_ROUNDS:-2}"
