@@ -16,6 +16,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "build_context.hpp"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -209,16 +211,7 @@ BENCHMARK(BM_MedianStopping)->Apply(trial_counts);
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-#if defined(__clang__)
-  benchmark::AddCustomContext("compiler", "clang " __clang_version__);
-#elif defined(__GNUC__)
-  benchmark::AddCustomContext("compiler", "g++ " __VERSION__);
-#endif
-#if defined(NDEBUG)
-  benchmark::AddCustomContext("assertions", "off (NDEBUG)");
-#else
-  benchmark::AddCustomContext("assertions", "on: not an optimised build");
-#endif
+  hpt_bench::add_build_context();
   benchmark::AddCustomContext("trainable", "Quadratic: one line of arithmetic per step");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

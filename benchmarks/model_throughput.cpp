@@ -30,6 +30,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "build_context.hpp"
+
 #include <Eigen/Core>
 #include <cstdint>
 #include <cstdlib>
@@ -315,16 +317,7 @@ int main(int argc, char** argv) {
   Eigen::setNbThreads(threads);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-#if defined(__clang__)
-  benchmark::AddCustomContext("compiler", "clang " __clang_version__);
-#elif defined(__GNUC__)
-  benchmark::AddCustomContext("compiler", "g++ " __VERSION__);
-#endif
-#if defined(NDEBUG)
-  benchmark::AddCustomContext("assertions", "off (NDEBUG)");
-#else
-  benchmark::AddCustomContext("assertions", "on: not an optimised build");
-#endif
+  hpt_bench::add_build_context();
   benchmark::AddCustomContext("eigen_threads", std::to_string(Eigen::nbThreads()));
 #if defined(_OPENMP)
   benchmark::AddCustomContext("openmp", std::to_string(_OPENMP));
