@@ -3,11 +3,11 @@
 // Not part of hpt_model_tests (the macro changes Eigen's inline functions, so it needs its own
 // executable); the .cxx extension keeps it out of that suite's glob. Build and run:
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/eigen3 tests/models/no_malloc_check.cxx -o check
-//   ./check            # default sizes; or ./check <batch> <width>
+//   ./check            # default sizes; or ./check <inputs> <batch> <width>
 // Exit status 0: no allocation. Eigen aborts with an assertion on the first allocation.
-// Known limit (measured, Eigen 3.4, x86-64): Eigen's GEMM allocates its packing buffers on the
-// heap once a product's blocks exceed EIGEN_STACK_ALLOCATION_LIMIT (128 KiB), e.g. hidden width
-// 256 with batch >= 16, or width 128 with batch 256. Everything of hpt's own is allocation-free.
+// Covers benchmarks/model_throughput.cpp's MLP (784-256-256-10) at every benchmarked minibatch:
+// Eigen's own products would allocate their packing buffers there (above 128 KiB); hpt keeps
+// them between steps (include/hpt/models/product.hpp).
 #undef NDEBUG  // Eigen reports forbidden allocations through eigen_assert
 #define EIGEN_RUNTIME_NO_MALLOC
 #include <hpt/models/mlp.hpp>
@@ -20,8 +20,9 @@
 using namespace hpt::models;
 
 template <class Scalar, class Optimizer>
-void check(Optimizer optimizer, Eigen::Index batch, Eigen::Index width, double dropout, Task task) {
-  Mlp<Scalar> model(MlpShape{.inputs = 32,
+void check(Optimizer optimizer, Eigen::Index inputs, Eigen::Index batch, Eigen::Index width,
+           double dropout, Task task) {
+  Mlp<Scalar> model(MlpShape{.inputs = inputs,
                              .hidden = {width, width},
                              .outputs = 10,
                              .activation = Activation::tanh,
@@ -29,7 +30,7 @@ void check(Optimizer optimizer, Eigen::Index batch, Eigen::Index width, double d
                              .task = task});
   hpt::Random random(1);
   model.initialize(random);
-  const Matrix<Scalar> input = Matrix<Scalar>::Random(32, batch);
+  const Matrix<Scalar> input = Matrix<Scalar>::Random(inputs, batch);
   const Matrix<Scalar> targets = Matrix<Scalar>::Random(10, batch);
   const std::vector<int> labels(static_cast<std::size_t>(batch), 3);
   const auto views = model.parameters();
@@ -49,14 +50,18 @@ void check(Optimizer optimizer, Eigen::Index batch, Eigen::Index width, double d
 }
 
 int main(int argc, char** argv) {
-  std::vector<std::pair<Eigen::Index, Eigen::Index>> sizes{{1, 64}, {32, 64}, {256, 64}, {64, 128}};
-  if (argc == 3) sizes = {{std::atol(argv[1]), std::atol(argv[2])}};
-  for (const auto& [batch, width] : sizes) {
-    check<float>(Sgd<float>{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}, batch, width,
-                 0.2, Task::classification);
-    check<double>(Adam<double>{.weight_decay = 0.01}, batch, width, 0.0, Task::regression);
-    std::printf("no allocation: batch %ld, width %ld\n", static_cast<long>(batch),
-                static_cast<long>(width));
+  struct Size {
+    Eigen::Index inputs, batch, width;
+  };
+  std::vector<Size> sizes{{32, 1, 64}, {32, 32, 64}, {32, 256, 64}, {32, 64, 128}};
+  for (Eigen::Index batch : {1, 2, 4, 8, 16, 32, 64, 128, 256}) sizes.push_back({784, batch, 256});
+  if (argc == 4) sizes = {{std::atol(argv[1]), std::atol(argv[2]), std::atol(argv[3])}};
+  for (const auto& [inputs, batch, width] : sizes) {
+    check<float>(Sgd<float>{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}, inputs, batch,
+                 width, 0.2, Task::classification);
+    check<double>(Adam<double>{.weight_decay = 0.01}, inputs, batch, width, 0.0, Task::regression);
+    std::printf("no allocation: inputs %ld, batch %ld, width %ld\n", static_cast<long>(inputs),
+                static_cast<long>(batch), static_cast<long>(width));
   }
   return 0;
 }

@@ -114,13 +114,16 @@ class Gru {
       Layer& layer = at(k);
       const RecurrentWeights<Scalar>& weights = layer.weights;
       auto gates = layer.gates.leftCols(columns);
+      // r and z take both biases here; b_hn must stay inside the reset gate's product. The
+      // input projection of every step accumulates onto them (no zero-fill, no second pass).
+      bias_sum_ = weights.bias_ih;
+      bias_sum_.head(2 * H) += weights.bias_hh.head(2 * H);
+      gates.colwise() = bias_sum_;
       if (k == 0)
-        gates.noalias() = weights.weight_ih * input_copy_.leftCols(columns);
+        detail::add_product(products_, gates, weights.weight_ih, input_copy_.leftCols(columns));
       else
-        gates.noalias() = weights.weight_ih * at(k - 1).hidden.middleCols(batch, columns);
-      // r and z take both biases here; b_hn must stay inside the reset gate's product.
-      gates.colwise() += weights.bias_ih;
-      gates.topRows(2 * H).colwise() += weights.bias_hh.head(2 * H);
+        detail::add_product(products_, gates, weights.weight_ih,
+                            at(k - 1).hidden.middleCols(batch, columns));
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -130,7 +133,7 @@ class Gru {
       auto recurrent = recurrent_step_.leftCols(batch);
       for (Eigen::Index t = 0; t < shape.time; ++t) {
         const auto previous = layer.hidden.middleCols(t * batch, batch);
-        detail::assign_product(recurrent, weights.weight_hh, previous);
+        detail::assign_product(products_, recurrent, weights.weight_hh, previous);
         auto step = layer.gates.middleCols(t * batch, batch);
         step.topRows(2 * H).array() =
             (step.topRows(2 * H) + recurrent.topRows(2 * H)).array().logistic();
@@ -200,11 +203,13 @@ class Gru {
       Layer& layer = at(k);
       const auto gate_gradient = layer.gate_gradient.leftCols(columns);
       if (k > 0) {
-        layer_gradient_[static_cast<std::size_t>(k % 2)].leftCols(columns).noalias() =
-            layer.weights.weight_ih.transpose() * gate_gradient;
+        detail::assign_product(products_,
+                               layer_gradient_[static_cast<std::size_t>(k % 2)].leftCols(columns),
+                               layer.weights.weight_ih.transpose(), gate_gradient);
       } else if (input_gradient != nullptr) {
         input_gradient->resize(input_, columns);
-        input_gradient->noalias() = layer.weights.weight_ih.transpose() * gate_gradient;
+        detail::assign_product(products_, *input_gradient, layer.weights.weight_ih.transpose(),
+                               gate_gradient);
       }
       initial_hidden_gradient_.middleCols(k * batch, batch) = hidden_gradient_.leftCols(batch);
     }
@@ -267,7 +272,7 @@ class Gru {
       recurrent_gradient.topRows(2 * H) = gate_gradient.topRows(2 * H);
       recurrent_gradient.bottomRows(H) =
           layer.candidate_hidden_gradient.middleCols(t * batch, batch);
-      detail::assign_product(hidden_gradient, layer.weights.weight_hh.transpose(),
+      detail::assign_product(products_, hidden_gradient, layer.weights.weight_hh.transpose(),
                              recurrent_gradient);
       hidden_gradient.array() += dh * update;
     }
@@ -276,15 +281,15 @@ class Gru {
     const auto candidate_hidden_gradient = layer.candidate_hidden_gradient.leftCols(columns);
     const auto previous_hidden = layer.hidden.leftCols(columns);
     if (k == 0)
-      weights.weight_ih_gradient.noalias() =
-          gate_gradient * input_copy_.leftCols(columns).transpose();
+      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
+                             input_copy_.leftCols(columns).transpose());
     else
-      weights.weight_ih_gradient.noalias() =
-          gate_gradient * at(k - 1).hidden.middleCols(batch, columns).transpose();
-    weights.weight_hh_gradient.topRows(2 * H).noalias() =
-        gate_gradient.topRows(2 * H) * previous_hidden.transpose();
-    weights.weight_hh_gradient.bottomRows(H).noalias() =
-        candidate_hidden_gradient * previous_hidden.transpose();
+      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
+                             at(k - 1).hidden.middleCols(batch, columns).transpose());
+    detail::assign_product(products_, weights.weight_hh_gradient.topRows(2 * H),
+                           gate_gradient.topRows(2 * H), previous_hidden.transpose());
+    detail::assign_product(products_, weights.weight_hh_gradient.bottomRows(H),
+                           candidate_hidden_gradient, previous_hidden.transpose());
     weights.bias_ih_gradient.noalias() = gate_gradient.rowwise().sum();
     weights.bias_hh_gradient.head(2 * H) = weights.bias_ih_gradient.head(2 * H);
     weights.bias_hh_gradient.tail(H).noalias() = candidate_hidden_gradient.rowwise().sum();
@@ -302,6 +307,8 @@ class Gru {
   Matrix<Scalar> hidden_gradient_;          // (H x batch): dL/dh_t through the recurrence
   Matrix<Scalar> step_gradient_;            // (H x batch): total dL/dh_t of one step
   Matrix<Scalar> recurrent_step_;           // (3H x batch): W_hh h_{t-1}; backwards its gradient
+  Vector<Scalar> bias_sum_;                 // (3H): [b_ir + b_hr; b_iz + b_hz; b_in]
+  detail::ProductWorkspace<Scalar> products_;
 };
 
 }  // namespace hpt::models

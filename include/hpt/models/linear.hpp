@@ -18,8 +18,8 @@ namespace hpt::models {
 ///
 /// `weight` has PyTorch's shape (out, in), so a PyTorch state_dict imports as a plain copy. With
 /// samples as columns, PyTorch's `x @ W.T + b` becomes `W * x + b` here: the same numbers.
-/// Workspaces are resized only when the batch size changes; a steady-state step with a fixed batch
-/// size allocates nothing (beyond what Eigen's GEMM may need for packing very large products).
+/// Workspaces (including the products' packing buffers) grow only when the batch size grows; a
+/// steady-state step with a fixed batch size allocates nothing.
 template <class Scalar>
 class Linear {
  public:
@@ -72,11 +72,11 @@ class Linear {
   }
 
   /// @brief forward() without keeping the input, for callers (like Mlp) that keep it themselves.
-  void forward_into(const Eigen::Ref<const Matrix<Scalar>>& input, Matrix<Scalar>& output) const {
+  void forward_into(const Eigen::Ref<const Matrix<Scalar>>& input, Matrix<Scalar>& output) {
     check_input(input.rows(), "forward_into");
     output.resize(outputs(), input.cols());
-    detail::assign_product(output, weight, input);
-    output.colwise() += bias;
+    output.colwise() = bias;  // the product accumulates onto the bias: no zero-fill, one pass less
+    detail::add_product(products_, output, weight, input);
   }
 
   /// @brief backward() given the input of the forward pass explicitly.
@@ -89,11 +89,11 @@ class Linear {
                                   std::to_string(output_gradient.rows()) + "x" +
                                   std::to_string(output_gradient.cols()) + ", expected " +
                                   std::to_string(outputs()) + "x" + std::to_string(input.cols()));
-    weight_gradient.noalias() = output_gradient * input.transpose();
+    detail::assign_product(products_, weight_gradient, output_gradient, input.transpose());
     bias_gradient.noalias() = output_gradient.rowwise().sum();
     if (input_gradient != nullptr) {
       input_gradient->resize(inputs(), input.cols());
-      detail::assign_product(*input_gradient, weight.transpose(), output_gradient);
+      detail::assign_product(products_, *input_gradient, weight.transpose(), output_gradient);
     }
   }
 
@@ -113,6 +113,7 @@ class Linear {
 
   Matrix<Scalar> input_;   // copy of the last forward() input
   Matrix<Scalar> output_;  // last forward() output
+  detail::ProductWorkspace<Scalar> products_;
 };
 
 }  // namespace hpt::models

@@ -121,14 +121,16 @@ class Lstm {
       Layer& layer = at(k);
       const RecurrentWeights<Scalar>& weights = layer.weights;
       auto gates = layer.gates.leftCols(columns);
-      // The input projection of every time step in one product, biases folded in once.
-      if (k == 0)
-        gates.noalias() = weights.weight_ih * input_copy_.leftCols(columns);
-      else
-        gates.noalias() = weights.weight_ih * at(k - 1).hidden.middleCols(batch, columns);
-      // Summed into a buffer first: a broadcast of the expression would allocate a temporary.
+      // The input projection of every time step in one product, accumulated onto the biases
+      // (no zero-fill, no second pass). Summed into a buffer first: a broadcast of the
+      // expression would allocate a temporary.
       bias_sum_.noalias() = weights.bias_ih + weights.bias_hh;
-      gates.colwise() += bias_sum_;
+      gates.colwise() = bias_sum_;
+      if (k == 0)
+        detail::add_product(products_, gates, weights.weight_ih, input_copy_.leftCols(columns));
+      else
+        detail::add_product(products_, gates, weights.weight_ih,
+                            at(k - 1).hidden.middleCols(batch, columns));
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -141,7 +143,8 @@ class Lstm {
 
       for (Eigen::Index t = 0; t < shape.time; ++t) {
         auto step = layer.gates.middleCols(t * batch, batch);
-        detail::add_product(step, weights.weight_hh, layer.hidden.middleCols(t * batch, batch));
+        detail::add_product(products_, step, weights.weight_hh,
+                            layer.hidden.middleCols(t * batch, batch));
         // Activations overwrite the pre-activations: rows [i; f] and o are sigmoids, g is tanh.
         step.topRows(2 * H).array() = step.topRows(2 * H).array().logistic();
         step.middleRows(2 * H, H).array() = step.middleRows(2 * H, H).array().tanh();
@@ -224,11 +227,13 @@ class Lstm {
       Layer& layer = at(k);
       const auto gate_gradient = layer.gate_gradient.leftCols(columns);
       if (k > 0) {
-        layer_gradient_[static_cast<std::size_t>(k % 2)].leftCols(columns).noalias() =
-            layer.weights.weight_ih.transpose() * gate_gradient;
+        detail::assign_product(products_,
+                               layer_gradient_[static_cast<std::size_t>(k % 2)].leftCols(columns),
+                               layer.weights.weight_ih.transpose(), gate_gradient);
       } else if (input_gradient != nullptr) {
         input_gradient->resize(input_, columns);
-        input_gradient->noalias() = layer.weights.weight_ih.transpose() * gate_gradient;
+        detail::assign_product(products_, *input_gradient, layer.weights.weight_ih.transpose(),
+                               gate_gradient);
       }
       initial_hidden_gradient_.middleCols(k * batch, batch) = hidden_gradient_.leftCols(batch);
       initial_cell_gradient_.middleCols(k * batch, batch) = cell_gradient_.leftCols(batch);
@@ -295,19 +300,20 @@ class Lstm {
       gate_gradient.bottomRows(H).array() =
           dh * cell_tanh * output_gate * (Scalar(1) - output_gate);
       cell_gradient.array() *= forget_gate;
-      detail::assign_product(hidden_gradient, layer.weights.weight_hh.transpose(), gate_gradient);
+      detail::assign_product(products_, hidden_gradient, layer.weights.weight_hh.transpose(),
+                             gate_gradient);
     }
     // One product per tensor over all steps; previous hidden states are columns [0, T*batch).
     RecurrentWeights<Scalar>& weights = layer.weights;
     const auto gate_gradient = layer.gate_gradient.leftCols(columns);
     if (k == 0)
-      weights.weight_ih_gradient.noalias() =
-          gate_gradient * input_copy_.leftCols(columns).transpose();
+      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
+                             input_copy_.leftCols(columns).transpose());
     else
-      weights.weight_ih_gradient.noalias() =
-          gate_gradient * at(k - 1).hidden.middleCols(batch, columns).transpose();
-    weights.weight_hh_gradient.noalias() =
-        gate_gradient * layer.hidden.leftCols(columns).transpose();
+      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
+                             at(k - 1).hidden.middleCols(batch, columns).transpose());
+    detail::assign_product(products_, weights.weight_hh_gradient, gate_gradient,
+                           layer.hidden.leftCols(columns).transpose());
     weights.bias_ih_gradient.noalias() = gate_gradient.rowwise().sum();
     weights.bias_hh_gradient = weights.bias_ih_gradient;
   }
@@ -327,6 +333,7 @@ class Lstm {
   Matrix<Scalar> cell_gradient_;            // (H x batch): dL/dc_t
   Matrix<Scalar> step_gradient_;            // (H x batch): total dL/dh_t of one step
   Vector<Scalar> bias_sum_;                 // (4H): bias_ih + bias_hh of the current layer
+  detail::ProductWorkspace<Scalar> products_;
 };
 
 }  // namespace hpt::models
