@@ -135,8 +135,10 @@ void check_model_scenario(const std::string& cell_name, const std::string& scena
   check_run("adam", hpt::models::Adam<Scalar>{.learning_rate = 0.01}, 0);
 }
 
+// chunk_steps 0 keeps the module's default (the whole sequence is one chunk at these sizes);
+// otherwise the sequence is processed in chunks of that many time steps.
 template <class Module>
-void check_state_scenario(const std::string& cell_name) {
+void check_state_scenario(const std::string& cell_name, Eigen::Index chunk_steps = 0) {
   using Scalar =
       typename std::remove_cvref_t<decltype(std::declval<Module>().layer(0).bias_ih)>::Scalar;
   constexpr bool is_lstm = std::is_same_v<Module, hpt::models::Lstm<Scalar>>;
@@ -145,6 +147,7 @@ void check_state_scenario(const std::string& cell_name) {
   const auto golden = hpt_test::load_golden(file);
   const Eigen::Index batch = config_value(golden, 5);
   Module module(config_value(golden, 0), config_value(golden, 1), config_value(golden, 2));
+  if (chunk_steps > 0) module.set_chunk_columns(chunk_steps * batch);
   std::vector<ParameterView<Scalar>> views;
   module.append_parameters(views);
   load_parameters(views, golden, "");
@@ -196,6 +199,13 @@ TEMPLATE_TEST_CASE(
     "[rnn][golden]", double, float) {
   check_state_scenario<hpt::models::Lstm<TestType>>("lstm");
   check_state_scenario<hpt::models::Gru<TestType>>("gru");
+  // The same through chunks of 1, 2 and 3 time steps (time 4: the last case ends with a shorter
+  // chunk), so that projections and gradients summed chunk by chunk are checked too.
+  for (Eigen::Index chunk_steps : {1, 2, 3}) {
+    CAPTURE(chunk_steps);
+    check_state_scenario<hpt::models::Lstm<TestType>>("lstm", chunk_steps);
+    check_state_scenario<hpt::models::Gru<TestType>>("gru", chunk_steps);
+  }
   WARN("largest relative difference to PyTorch (" << suffix<TestType>()
                                                   << "): " << worst_seen<TestType>());
 }

@@ -64,6 +64,13 @@ TEST_CASE("SequenceModelConfig rejects invalid fields, naming field and value",
                     std::invalid_argument);
   REQUIRE_THROWS_WITH(Lstm<double>(0, 4, 1), Contains("Lstm: input must be positive, got 0"));
   REQUIRE_THROWS_WITH(Gru<float>(3, 4, -1), Contains("Gru: layers must be positive, got -1"));
+  Lstm<double> lstm(3, 4, 1);
+  REQUIRE_THROWS_WITH(lstm.set_chunk_columns(0),
+                      Contains("Lstm: chunk_columns must be positive, got 0"));
+  Gru<double> gru(3, 4, 1);
+  REQUIRE_THROWS_WITH(gru.set_chunk_columns(-3),
+                      Contains("Gru: chunk_columns must be positive, got -3"));
+  REQUIRE(gru.chunk_columns() == hpt::models::default_chunk_columns);  // unchanged
 }
 
 TEST_CASE("Recurrent modules reject mismatched input and state shapes", "[rnn][validation]") {

@@ -24,10 +24,10 @@ namespace hpt::models {
 
 /// @brief A stacked GRU on sequence matrices (features x time*batch, see sequence.hpp).
 ///
-/// Same structure as Lstm: one input projection product per layer before the time loop, one
-/// W_hh * h_{t-1} product per step, one W_hh^T product per step backwards, then one product per
-/// weight gradient. The n-gate part W_hn h + b_hn is kept apart (the reset gate multiplies it)
-/// and stored for backward. Workspaces only grow: no allocation in a steady state.
+/// Same structure as Lstm: one input projection product per chunk of time steps, one
+/// W_hh * h_{t-1} product per step, one W_hh^T product per step backwards, and per chunk one
+/// product per weight gradient. The n-gate part W_hn h + b_hn is kept apart (the reset gate
+/// multiplies it) and stored for backward. Workspaces only grow: no allocation in a steady state.
 template <class Scalar>
 class Gru {
  public:
@@ -90,6 +90,20 @@ class Gru {
     reserve_columns(recurrent_step_, gate_count * H, batch);
   }
 
+  /// @brief Columns (time steps x batch) per chunk of the sequence. The input projection of a
+  /// layer (forward) and its weight and input gradients (backward) are computed one chunk of
+  /// consecutive time steps at a time, right before (forward) or after (backward) the time loop
+  /// visits those steps, so that the gate matrices are still in cache. A chunk is at least one
+  /// step; with few columns per step the whole sequence is one chunk (one large product).
+  /// Changes the order of floating-point sums, not the result beyond rounding.
+  [[nodiscard]] Eigen::Index chunk_columns() const noexcept { return chunk_columns_; }
+  /// @brief Sets chunk_columns().
+  /// @throws std::invalid_argument unless `columns` is positive.
+  void set_chunk_columns(Eigen::Index columns) {
+    check_chunk_columns("hpt::models::Gru", columns);
+    chunk_columns_ = columns;
+  }
+
   /// @brief Runs the GRU over a minibatch of sequences.
   /// @param input (input x time*batch), column t*batch + b = step t of sequence b.
   /// @param batch number of sequences.
@@ -113,17 +127,10 @@ class Gru {
     for (Eigen::Index k = 0; k < layers(); ++k) {
       Layer& layer = at(k);
       const RecurrentWeights<Scalar>& weights = layer.weights;
-      auto gates = layer.gates.leftCols(columns);
-      // r and z take both biases here; b_hn must stay inside the reset gate's product. The
-      // input projection of every step accumulates onto them (no zero-fill, no second pass).
+      // r and z take both biases here; b_hn must stay inside the reset gate's product.
       bias_sum_ = weights.bias_ih;
       bias_sum_.head(2 * H) += weights.bias_hh.head(2 * H);
-      gates.colwise() = bias_sum_;
-      if (k == 0)
-        detail::add_product(products_, gates, weights.weight_ih, input_copy_.leftCols(columns));
-      else
-        detail::add_product(products_, gates, weights.weight_ih,
-                            at(k - 1).hidden.middleCols(batch, columns));
+      const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape.time);
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -132,6 +139,15 @@ class Gru {
 
       auto recurrent = recurrent_step_.leftCols(batch);
       for (Eigen::Index t = 0; t < shape.time; ++t) {
+        if (t % chunk == 0) {
+          // The input projection of the next chunk of steps in one product, accumulated onto
+          // the biases (no zero-fill, no second pass).
+          const Eigen::Index count = std::min(chunk, shape.time - t) * batch;
+          auto gates = layer.gates.middleCols(t * batch, count);
+          gates.colwise() = bias_sum_;
+          detail::add_product(products_, gates, weights.weight_ih,
+                              layer_input(k, t * batch, count));
+        }
         const auto previous = layer.hidden.middleCols(t * batch, batch);
         detail::assign_product(products_, recurrent, weights.weight_hh, previous);
         auto step = layer.gates.middleCols(t * batch, batch);
@@ -195,22 +211,18 @@ class Gru {
         hidden_gradient_.leftCols(batch) = final_hidden_gradient.middleCols(k * batch, batch);
       else
         hidden_gradient_.leftCols(batch).setZero();
-      if (top)
-        backward_layer(k, output_gradient, has_output_gradient);
-      else
-        backward_layer(k, from_above.leftCols(columns), has_output_gradient);
-
-      Layer& layer = at(k);
-      const auto gate_gradient = layer.gate_gradient.leftCols(columns);
+      // Where dL/d(input of layer k) goes: layer k-1's output gradient, the caller's, or nowhere.
+      Matrix<Scalar>* below = nullptr;
       if (k > 0) {
-        detail::assign_product(products_,
-                               layer_gradient_[static_cast<std::size_t>(k % 2)].leftCols(columns),
-                               layer.weights.weight_ih.transpose(), gate_gradient);
+        below = &layer_gradient_[static_cast<std::size_t>(k % 2)];
       } else if (input_gradient != nullptr) {
         input_gradient->resize(input_, columns);
-        detail::assign_product(products_, *input_gradient, layer.weights.weight_ih.transpose(),
-                               gate_gradient);
+        below = input_gradient;
       }
+      if (top)
+        backward_layer(k, output_gradient, has_output_gradient, below);
+      else
+        backward_layer(k, from_above.leftCols(columns), has_output_gradient, below);
       initial_hidden_gradient_.middleCols(k * batch, batch) = hidden_gradient_.leftCols(batch);
     }
   }
@@ -234,17 +246,25 @@ class Gru {
 
   Layer& at(Eigen::Index k) { return layers_.at(static_cast<std::size_t>(k)); }
 
+  // Columns [first, first + count) of layer k's input: the model's input for layer 0, else the
+  // hidden states h_0 ... of layer k-1 (its column block 0 holds the initial state).
+  Eigen::Block<Matrix<Scalar>, Eigen::Dynamic, Eigen::Dynamic, true> layer_input(
+      Eigen::Index k, Eigen::Index first, Eigen::Index count) {
+    if (k == 0) return input_copy_.middleCols(first, count);
+    return at(k - 1).hidden.middleCols(shape_.batch + first, count);
+  }
+
   // Runs the time loop of layer k backwards. On entry hidden_gradient_ holds dL/dh_{T-1} from the
   // final state; on exit dL/dh_{-1}.
   void backward_layer(Eigen::Index k, const Eigen::Ref<const Matrix<Scalar>>& output_gradient,
-                      bool has_output_gradient) {
+                      bool has_output_gradient, Matrix<Scalar>* below) {
     Layer& layer = at(k);
     const Eigen::Index H = hidden_;
     const Eigen::Index batch = shape_.batch;
-    const Eigen::Index columns = shape_.columns();
     auto hidden_gradient = hidden_gradient_.leftCols(batch);
     auto step_gradient = step_gradient_.leftCols(batch);
     auto recurrent_gradient = recurrent_step_.leftCols(batch);
+    const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape_.time);
     for (Eigen::Index t = shape_.time - 1; t >= 0; --t) {
       const auto gates = layer.gates.middleCols(t * batch, batch);
       const auto reset = gates.topRows(H).array();
@@ -275,24 +295,49 @@ class Gru {
       detail::assign_product(products_, hidden_gradient, layer.weights.weight_hh.transpose(),
                              recurrent_gradient);
       hidden_gradient.array() += dh * update;
+      if (t % chunk == 0) {
+        const Eigen::Index count = std::min(chunk, shape_.time - t) * batch;
+        chunk_gradients(k, t * batch, count, t + chunk >= shape_.time, below);
+      }
     }
     RecurrentWeights<Scalar>& weights = layer.weights;
-    const auto gate_gradient = layer.gate_gradient.leftCols(columns);
-    const auto candidate_hidden_gradient = layer.candidate_hidden_gradient.leftCols(columns);
-    const auto previous_hidden = layer.hidden.leftCols(columns);
-    if (k == 0)
-      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
-                             input_copy_.leftCols(columns).transpose());
-    else
-      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
-                             at(k - 1).hidden.middleCols(batch, columns).transpose());
-    detail::assign_product(products_, weights.weight_hh_gradient.topRows(2 * H),
-                           gate_gradient.topRows(2 * H), previous_hidden.transpose());
-    detail::assign_product(products_, weights.weight_hh_gradient.bottomRows(H),
-                           candidate_hidden_gradient, previous_hidden.transpose());
-    weights.bias_ih_gradient.noalias() = gate_gradient.rowwise().sum();
     weights.bias_hh_gradient.head(2 * H) = weights.bias_ih_gradient.head(2 * H);
-    weights.bias_hh_gradient.tail(H).noalias() = candidate_hidden_gradient.rowwise().sum();
+  }
+
+  // The weight, bias and input gradients of one chunk of steps of layer k, columns
+  // [first, first + count): assigned for the chunk that ends the sequence (the first one
+  // backwards), accumulated for the others. Previous hidden states h_{t-1} are the same columns
+  // of `hidden` (its first block holds h_{-1}).
+  void chunk_gradients(Eigen::Index k, Eigen::Index first, Eigen::Index count, bool assign,
+                       Matrix<Scalar>* below) {
+    Layer& layer = at(k);
+    RecurrentWeights<Scalar>& weights = layer.weights;
+    const Eigen::Index H = hidden_;
+    const auto gate_gradient = layer.gate_gradient.middleCols(first, count);
+    const auto candidate_hidden_gradient = layer.candidate_hidden_gradient.middleCols(first, count);
+    const auto input = layer_input(k, first, count);
+    const auto previous_hidden = layer.hidden.middleCols(first, count);
+    if (assign) {
+      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
+                             input.transpose());
+      detail::assign_product(products_, weights.weight_hh_gradient.topRows(2 * H),
+                             gate_gradient.topRows(2 * H), previous_hidden.transpose());
+      detail::assign_product(products_, weights.weight_hh_gradient.bottomRows(H),
+                             candidate_hidden_gradient, previous_hidden.transpose());
+      weights.bias_ih_gradient.noalias() = gate_gradient.rowwise().sum();
+      weights.bias_hh_gradient.tail(H).noalias() = candidate_hidden_gradient.rowwise().sum();
+    } else {
+      detail::add_product(products_, weights.weight_ih_gradient, gate_gradient, input.transpose());
+      detail::add_product(products_, weights.weight_hh_gradient.topRows(2 * H),
+                          gate_gradient.topRows(2 * H), previous_hidden.transpose());
+      detail::add_product(products_, weights.weight_hh_gradient.bottomRows(H),
+                          candidate_hidden_gradient, previous_hidden.transpose());
+      weights.bias_ih_gradient.noalias() += gate_gradient.rowwise().sum();
+      weights.bias_hh_gradient.tail(H).noalias() += candidate_hidden_gradient.rowwise().sum();
+    }
+    if (below != nullptr)
+      detail::assign_product(products_, below->middleCols(first, count),
+                             weights.weight_ih.transpose(), gate_gradient);
   }
 
   Eigen::Index input_;
@@ -309,6 +354,7 @@ class Gru {
   Matrix<Scalar> recurrent_step_;           // (3H x batch): W_hh h_{t-1}; backwards its gradient
   Vector<Scalar> bias_sum_;                 // (3H): [b_ir + b_hr; b_iz + b_hz; b_in]
   detail::ProductWorkspace<Scalar> products_;
+  Eigen::Index chunk_columns_ = default_chunk_columns;
 };
 
 }  // namespace hpt::models

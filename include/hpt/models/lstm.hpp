@@ -22,11 +22,13 @@ namespace hpt::models {
 
 /// @brief A stacked LSTM on sequence matrices (features x time*batch, see sequence.hpp).
 ///
-/// forward() projects the whole input sequence of a layer with one matrix product before the
-/// time loop; the loop does only W_hh * h_{t-1} and element-wise work, keeping the gate
-/// activations for backward(). backward() runs the loop backwards with one W_hh^T product per
-/// step, then one product each for the weight and input gradients. Workspaces only grow, so after
-/// the largest minibatch has been seen (or after reserve()), forward and backward allocate nothing.
+/// forward() projects the input of a layer with one matrix product per chunk of time steps
+/// (chunk_columns(); the whole sequence at small minibatches); the time loop does W_hh * h_{t-1}
+/// and element-wise work, keeping the gate activations for backward(). backward() runs the loop
+/// backwards with one W_hh^T product per step and, per chunk, one product each for the weight
+/// and input gradients while the chunk's gate gradients are still in cache. Workspaces only grow,
+/// so after the largest minibatch has been seen (or after reserve()), forward and backward
+/// allocate nothing.
 template <class Scalar>
 class Lstm {
  public:
@@ -93,6 +95,20 @@ class Lstm {
     bias_sum_.resize(gate_count * H);  // no-op once sized
   }
 
+  /// @brief Columns (time steps x batch) per chunk of the sequence. The input projection of a
+  /// layer (forward) and its weight and input gradients (backward) are computed one chunk of
+  /// consecutive time steps at a time, right before (forward) or after (backward) the time loop
+  /// visits those steps, so that the gate matrices are still in cache. A chunk is at least one
+  /// step; with few columns per step the whole sequence is one chunk (one large product).
+  /// Changes the order of floating-point sums, not the result beyond rounding.
+  [[nodiscard]] Eigen::Index chunk_columns() const noexcept { return chunk_columns_; }
+  /// @brief Sets chunk_columns().
+  /// @throws std::invalid_argument unless `columns` is positive.
+  void set_chunk_columns(Eigen::Index columns) {
+    check_chunk_columns("hpt::models::Lstm", columns);
+    chunk_columns_ = columns;
+  }
+
   /// @brief Runs the LSTM over a minibatch of sequences.
   /// @param input (input x time*batch), column t*batch + b = step t of sequence b.
   /// @param batch number of sequences.
@@ -120,17 +136,9 @@ class Lstm {
     for (Eigen::Index k = 0; k < layers(); ++k) {
       Layer& layer = at(k);
       const RecurrentWeights<Scalar>& weights = layer.weights;
-      auto gates = layer.gates.leftCols(columns);
-      // The input projection of every time step in one product, accumulated onto the biases
-      // (no zero-fill, no second pass). Summed into a buffer first: a broadcast of the
-      // expression would allocate a temporary.
+      // Summed into a buffer first: a broadcast of the expression would allocate a temporary.
       bias_sum_.noalias() = weights.bias_ih + weights.bias_hh;
-      gates.colwise() = bias_sum_;
-      if (k == 0)
-        detail::add_product(products_, gates, weights.weight_ih, input_copy_.leftCols(columns));
-      else
-        detail::add_product(products_, gates, weights.weight_ih,
-                            at(k - 1).hidden.middleCols(batch, columns));
+      const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape.time);
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -142,6 +150,15 @@ class Lstm {
         layer.cell.leftCols(batch).setZero();
 
       for (Eigen::Index t = 0; t < shape.time; ++t) {
+        if (t % chunk == 0) {
+          // The input projection of the next chunk of steps in one product, accumulated onto
+          // the biases (no zero-fill, no second pass).
+          const Eigen::Index count = std::min(chunk, shape.time - t) * batch;
+          auto gates = layer.gates.middleCols(t * batch, count);
+          gates.colwise() = bias_sum_;
+          detail::add_product(products_, gates, weights.weight_ih,
+                              layer_input(k, t * batch, count));
+        }
         auto step = layer.gates.middleCols(t * batch, batch);
         detail::add_product(products_, step, weights.weight_hh,
                             layer.hidden.middleCols(t * batch, batch));
@@ -219,22 +236,18 @@ class Lstm {
         cell_gradient_.leftCols(batch) = final_cell_gradient.middleCols(k * batch, batch);
       else
         cell_gradient_.leftCols(batch).setZero();
-      if (top)
-        backward_layer(k, output_gradient, has_output_gradient);
-      else
-        backward_layer(k, from_above.leftCols(columns), has_output_gradient);
-
-      Layer& layer = at(k);
-      const auto gate_gradient = layer.gate_gradient.leftCols(columns);
+      // Where dL/d(input of layer k) goes: layer k-1's output gradient, the caller's, or nowhere.
+      Matrix<Scalar>* below = nullptr;
       if (k > 0) {
-        detail::assign_product(products_,
-                               layer_gradient_[static_cast<std::size_t>(k % 2)].leftCols(columns),
-                               layer.weights.weight_ih.transpose(), gate_gradient);
+        below = &layer_gradient_[static_cast<std::size_t>(k % 2)];
       } else if (input_gradient != nullptr) {
         input_gradient->resize(input_, columns);
-        detail::assign_product(products_, *input_gradient, layer.weights.weight_ih.transpose(),
-                               gate_gradient);
+        below = input_gradient;
       }
+      if (top)
+        backward_layer(k, output_gradient, has_output_gradient, below);
+      else
+        backward_layer(k, from_above.leftCols(columns), has_output_gradient, below);
       initial_hidden_gradient_.middleCols(k * batch, batch) = hidden_gradient_.leftCols(batch);
       initial_cell_gradient_.middleCols(k * batch, batch) = cell_gradient_.leftCols(batch);
     }
@@ -264,17 +277,25 @@ class Lstm {
 
   Layer& at(Eigen::Index k) { return layers_.at(static_cast<std::size_t>(k)); }
 
+  // Columns [first, first + count) of layer k's input: the model's input for layer 0, else the
+  // hidden states h_0 ... of layer k-1 (its column block 0 holds the initial state).
+  Eigen::Block<Matrix<Scalar>, Eigen::Dynamic, Eigen::Dynamic, true> layer_input(
+      Eigen::Index k, Eigen::Index first, Eigen::Index count) {
+    if (k == 0) return input_copy_.middleCols(first, count);
+    return at(k - 1).hidden.middleCols(shape_.batch + first, count);
+  }
+
   // Runs the time loop of layer k backwards. On entry hidden_gradient_ and cell_gradient_ hold
   // dL/dh_{T-1} and dL/dc_{T-1} coming from the final state; on exit dL/dh_{-1} and dL/dc_{-1}.
   void backward_layer(Eigen::Index k, const Eigen::Ref<const Matrix<Scalar>>& output_gradient,
-                      bool has_output_gradient) {
+                      bool has_output_gradient, Matrix<Scalar>* below) {
     Layer& layer = at(k);
     const Eigen::Index H = hidden_;
     const Eigen::Index batch = shape_.batch;
-    const Eigen::Index columns = shape_.columns();
     auto hidden_gradient = hidden_gradient_.leftCols(batch);
     auto cell_gradient = cell_gradient_.leftCols(batch);
     auto step_gradient = step_gradient_.leftCols(batch);
+    const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape_.time);
     for (Eigen::Index t = shape_.time - 1; t >= 0; --t) {
       const auto gates = layer.gates.middleCols(t * batch, batch);
       const auto input_gate = gates.topRows(H).array();
@@ -302,20 +323,40 @@ class Lstm {
       cell_gradient.array() *= forget_gate;
       detail::assign_product(products_, hidden_gradient, layer.weights.weight_hh.transpose(),
                              gate_gradient);
+      if (t % chunk == 0) {
+        const Eigen::Index count = std::min(chunk, shape_.time - t) * batch;
+        chunk_gradients(k, t * batch, count, t + chunk >= shape_.time, below);
+      }
     }
-    // One product per tensor over all steps; previous hidden states are columns [0, T*batch).
+    layer.weights.bias_hh_gradient = layer.weights.bias_ih_gradient;
+  }
+
+  // The weight, bias and input gradients of one chunk of steps of layer k, columns
+  // [first, first + count): assigned for the chunk that ends the sequence (the first one
+  // backwards), accumulated for the others. Previous hidden states h_{t-1} are the same columns
+  // of `hidden` (its first block holds h_{-1}).
+  void chunk_gradients(Eigen::Index k, Eigen::Index first, Eigen::Index count, bool assign,
+                       Matrix<Scalar>* below) {
+    Layer& layer = at(k);
     RecurrentWeights<Scalar>& weights = layer.weights;
-    const auto gate_gradient = layer.gate_gradient.leftCols(columns);
-    if (k == 0)
+    const auto gate_gradient = layer.gate_gradient.middleCols(first, count);
+    const auto input = layer_input(k, first, count);
+    const auto previous_hidden = layer.hidden.middleCols(first, count);
+    if (assign) {
       detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
-                             input_copy_.leftCols(columns).transpose());
-    else
-      detail::assign_product(products_, weights.weight_ih_gradient, gate_gradient,
-                             at(k - 1).hidden.middleCols(batch, columns).transpose());
-    detail::assign_product(products_, weights.weight_hh_gradient, gate_gradient,
-                           layer.hidden.leftCols(columns).transpose());
-    weights.bias_ih_gradient.noalias() = gate_gradient.rowwise().sum();
-    weights.bias_hh_gradient = weights.bias_ih_gradient;
+                             input.transpose());
+      detail::assign_product(products_, weights.weight_hh_gradient, gate_gradient,
+                             previous_hidden.transpose());
+      weights.bias_ih_gradient.noalias() = gate_gradient.rowwise().sum();
+    } else {
+      detail::add_product(products_, weights.weight_ih_gradient, gate_gradient, input.transpose());
+      detail::add_product(products_, weights.weight_hh_gradient, gate_gradient,
+                          previous_hidden.transpose());
+      weights.bias_ih_gradient.noalias() += gate_gradient.rowwise().sum();
+    }
+    if (below != nullptr)
+      detail::assign_product(products_, below->middleCols(first, count),
+                             weights.weight_ih.transpose(), gate_gradient);
   }
 
   Eigen::Index input_;
@@ -334,6 +375,7 @@ class Lstm {
   Matrix<Scalar> step_gradient_;            // (H x batch): total dL/dh_t of one step
   Vector<Scalar> bias_sum_;                 // (4H): bias_ih + bias_hh of the current layer
   detail::ProductWorkspace<Scalar> products_;
+  Eigen::Index chunk_columns_ = default_chunk_columns;
 };
 
 }  // namespace hpt::models

@@ -83,6 +83,26 @@ void reserve_columns(Matrix<Scalar>& workspace, Eigen::Index rows, Eigen::Index 
   workspace.resize(rows, std::max(columns, kept));
 }
 
+/// @brief Default for Lstm/Gru::chunk_columns(): 256 columns of gates (512 KiB for an LSTM of
+/// hidden 128 in float) stay in a 1 MiB L2 cache between the products that write and read them.
+inline constexpr Eigen::Index default_chunk_columns = 256;
+
+/// @brief Time steps per chunk for sequences of `batch` columns per step: as many as fit in
+/// `chunk_columns` columns, at least 1, at most `time`.
+inline Eigen::Index steps_per_chunk(Eigen::Index chunk_columns, Eigen::Index batch,
+                                    Eigen::Index time) {
+  return std::clamp<Eigen::Index>(chunk_columns / std::max<Eigen::Index>(batch, 1), 1,
+                                  std::max<Eigen::Index>(time, 1));
+}
+
+/// @brief Checks a chunk_columns setting.
+/// @throws std::invalid_argument naming the setting and its value unless it is positive.
+inline void check_chunk_columns(const std::string& module, Eigen::Index chunk_columns) {
+  if (chunk_columns <= 0)
+    throw std::invalid_argument(module + ": chunk_columns must be positive, got " +
+                                std::to_string(chunk_columns));
+}
+
 /// @brief Validates the sizes of a stacked recurrent module.
 /// @throws std::invalid_argument naming the field and its value.
 inline void check_recurrent_sizes(const std::string& module, Eigen::Index input,
