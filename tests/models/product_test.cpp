@@ -124,3 +124,54 @@ TEST_CASE("Copying a product workspace gives an empty, independent one", "[model
   assign_product(moved, again, a, b);
   CHECK(again == out);
 }
+
+TEST_CASE("A packed left-hand side gives the definition's products for many right-hand sides",
+          "[models][product]") {
+  using hpt::models::detail::PackedProduct;
+  hpt::Random random(5);
+  PackedProduct<double> packed;
+  // (rows, depth, columns): a recurrent weight's shape, one whose packing spans several blocks
+  // along rows and depth, the smallest packed minibatch (4), and minibatches that take the
+  // matrix-vector path (fewer than 4 columns).
+  const Eigen::Index shapes[][3] = {
+      {512, 128, 32}, {900, 700, 40}, {64, 16, 4}, {64, 16, 3}, {64, 16, 1}};
+  for (const auto& shape : shapes) {
+    const Eigen::Index rows = shape[0], depth = shape[1], cols = shape[2];
+    CAPTURE(rows, depth, cols);
+    const Matrix<double> a = random_matrix<double>(rows, depth, random);
+    const Matrix<double> at = a.transpose();
+    const Matrix<double> zero = Matrix<double>::Zero(rows, cols);
+    for (bool transposed : {false, true}) {
+      CAPTURE(transposed);
+      if (transposed)
+        packed.prepare(at.transpose(), cols);
+      else
+        packed.prepare(a, cols);
+      // Several right-hand sides against the same packing, as the steps of a sequence.
+      Matrix<double> steps = random_matrix<double>(depth, 3 * cols, random);
+      for (Eigen::Index step = 0; step < 3; ++step) {
+        const Matrix<double> b = steps.middleCols(step * cols, cols);
+        const Matrix<double> start = random_matrix<double>(rows, cols, random);
+        Matrix<double> out = random_matrix<double>(rows, cols, random);
+        if (transposed)
+          packed.multiply<false>(out, at.transpose(), steps.middleCols(step * cols, cols));
+        else
+          packed.multiply<false>(out, a, steps.middleCols(step * cols, cols));
+        CHECK(error(out, reference(zero, a, b), a, b) < 1e-14);
+        out = start;
+        if (transposed)
+          packed.multiply<true>(out, at.transpose(), b);
+        else
+          packed.multiply<true>(out, a, b);
+        CHECK(error(out, reference(start, a, b), a, b) < 1e-14);
+      }
+    }
+  }
+#if HPT_MODELS_OWN_GEMM_BUFFERS
+  const Matrix<double> a = random_matrix<double>(20, 10, random);
+  packed.prepare(a, 8);
+  Matrix<double> out(20, 8);
+  const Matrix<double> wrong_depth = random_matrix<double>(11, 8, random);
+  CHECK_THROWS_AS(packed.multiply<false>(out, a, wrong_depth), std::logic_error);
+#endif
+}

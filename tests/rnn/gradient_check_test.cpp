@@ -47,12 +47,16 @@ double check_values(double* values, const double* analytic, Eigen::Index count,
   return worst;
 }
 
+// batch 2 runs the products column by column; batch 6 runs Eigen's GEMM with W_hh packed once
+// per layer, and chunk_steps > 0 splits the sequence into chunks of that many steps.
 template <class Module>
-void check_bare_module(Eigen::Index layers, std::uint64_t seed) {
+void check_bare_module(Eigen::Index layers, std::uint64_t seed, Eigen::Index batch = 2,
+                       Eigen::Index chunk_steps = 0) {
   constexpr bool is_lstm = std::is_same_v<Module, hpt::models::Lstm<double>>;
-  const Eigen::Index input = 3, hidden = 4, time = 3, batch = 2;
+  const Eigen::Index input = 3, hidden = 4, time = 3;
   hpt::Random random(seed);
   Module module(input, hidden, layers);
+  if (chunk_steps > 0) module.set_chunk_columns(chunk_steps * batch);
   module.initialize(random);
   Matrix<double> x = uniform_matrix(input, time * batch, random);
   Matrix<double> h0 = uniform_matrix(hidden, layers * batch, random);
@@ -145,6 +149,10 @@ TEST_CASE("Lstm gradients (parameters, input, h_0, c_0) match finite differences
   for (Eigen::Index layers : {1, 2}) {
     CAPTURE(layers);
     check_bare_module<hpt::models::Lstm<double>>(layers, 11 + static_cast<std::uint64_t>(layers));
+    for (Eigen::Index chunk_steps : {0, 1, 2}) {
+      CAPTURE(chunk_steps);
+      check_bare_module<hpt::models::Lstm<double>>(layers, 13, 6, chunk_steps);
+    }
   }
 }
 
@@ -153,6 +161,10 @@ TEST_CASE("Gru gradients (parameters, input, h_0) match finite differences",
   for (Eigen::Index layers : {1, 2}) {
     CAPTURE(layers);
     check_bare_module<hpt::models::Gru<double>>(layers, 21 + static_cast<std::uint64_t>(layers));
+    for (Eigen::Index chunk_steps : {0, 1, 2}) {
+      CAPTURE(chunk_steps);
+      check_bare_module<hpt::models::Gru<double>>(layers, 23, 6, chunk_steps);
+    }
   }
 }
 

@@ -131,6 +131,7 @@ class Gru {
       bias_sum_ = weights.bias_ih;
       bias_sum_.head(2 * H) += weights.bias_hh.head(2 * H);
       const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape.time);
+      recurrent_product_.prepare(weights.weight_hh, batch);
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -149,7 +150,7 @@ class Gru {
                               layer_input(k, t * batch, count));
         }
         const auto previous = layer.hidden.middleCols(t * batch, batch);
-        detail::assign_product(products_, recurrent, weights.weight_hh, previous);
+        recurrent_product_.template multiply<false>(recurrent, weights.weight_hh, previous);
         auto step = layer.gates.middleCols(t * batch, batch);
         step.topRows(2 * H).array() =
             (step.topRows(2 * H) + recurrent.topRows(2 * H)).array().logistic();
@@ -265,6 +266,7 @@ class Gru {
     auto step_gradient = step_gradient_.leftCols(batch);
     auto recurrent_gradient = recurrent_step_.leftCols(batch);
     const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape_.time);
+    recurrent_product_.prepare(layer.weights.weight_hh.transpose(), batch);
     for (Eigen::Index t = shape_.time - 1; t >= 0; --t) {
       const auto gates = layer.gates.middleCols(t * batch, batch);
       const auto reset = gates.topRows(H).array();
@@ -292,8 +294,8 @@ class Gru {
       recurrent_gradient.topRows(2 * H) = gate_gradient.topRows(2 * H);
       recurrent_gradient.bottomRows(H) =
           layer.candidate_hidden_gradient.middleCols(t * batch, batch);
-      detail::assign_product(products_, hidden_gradient, layer.weights.weight_hh.transpose(),
-                             recurrent_gradient);
+      recurrent_product_.template multiply<false>(
+          hidden_gradient, layer.weights.weight_hh.transpose(), recurrent_gradient);
       hidden_gradient.array() += dh * update;
       if (t % chunk == 0) {
         const Eigen::Index count = std::min(chunk, shape_.time - t) * batch;
@@ -354,6 +356,7 @@ class Gru {
   Matrix<Scalar> recurrent_step_;           // (3H x batch): W_hh h_{t-1}; backwards its gradient
   Vector<Scalar> bias_sum_;                 // (3H): [b_ir + b_hr; b_iz + b_hz; b_in]
   detail::ProductWorkspace<Scalar> products_;
+  detail::PackedProduct<Scalar> recurrent_product_;  // W_hh or W_hh^T, packed once per layer
   Eigen::Index chunk_columns_ = default_chunk_columns;
 };
 

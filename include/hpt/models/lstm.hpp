@@ -139,6 +139,7 @@ class Lstm {
       // Summed into a buffer first: a broadcast of the expression would allocate a temporary.
       bias_sum_.noalias() = weights.bias_ih + weights.bias_hh;
       const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape.time);
+      recurrent_product_.prepare(weights.weight_hh, batch);
 
       if (initial_hidden.size() != 0)
         layer.hidden.leftCols(batch) = initial_hidden.middleCols(k * batch, batch);
@@ -160,8 +161,8 @@ class Lstm {
                               layer_input(k, t * batch, count));
         }
         auto step = layer.gates.middleCols(t * batch, batch);
-        detail::add_product(products_, step, weights.weight_hh,
-                            layer.hidden.middleCols(t * batch, batch));
+        recurrent_product_.template multiply<true>(step, weights.weight_hh,
+                                                   layer.hidden.middleCols(t * batch, batch));
         // Activations overwrite the pre-activations: rows [i; f] and o are sigmoids, g is tanh.
         step.topRows(2 * H).array() = step.topRows(2 * H).array().logistic();
         step.middleRows(2 * H, H).array() = step.middleRows(2 * H, H).array().tanh();
@@ -296,6 +297,7 @@ class Lstm {
     auto cell_gradient = cell_gradient_.leftCols(batch);
     auto step_gradient = step_gradient_.leftCols(batch);
     const Eigen::Index chunk = steps_per_chunk(chunk_columns_, batch, shape_.time);
+    recurrent_product_.prepare(layer.weights.weight_hh.transpose(), batch);
     for (Eigen::Index t = shape_.time - 1; t >= 0; --t) {
       const auto gates = layer.gates.middleCols(t * batch, batch);
       const auto input_gate = gates.topRows(H).array();
@@ -321,8 +323,8 @@ class Lstm {
       gate_gradient.bottomRows(H).array() =
           dh * cell_tanh * output_gate * (Scalar(1) - output_gate);
       cell_gradient.array() *= forget_gate;
-      detail::assign_product(products_, hidden_gradient, layer.weights.weight_hh.transpose(),
-                             gate_gradient);
+      recurrent_product_.template multiply<false>(
+          hidden_gradient, layer.weights.weight_hh.transpose(), gate_gradient);
       if (t % chunk == 0) {
         const Eigen::Index count = std::min(chunk, shape_.time - t) * batch;
         chunk_gradients(k, t * batch, count, t + chunk >= shape_.time, below);
@@ -375,6 +377,7 @@ class Lstm {
   Matrix<Scalar> step_gradient_;            // (H x batch): total dL/dh_t of one step
   Vector<Scalar> bias_sum_;                 // (4H): bias_ih + bias_hh of the current layer
   detail::ProductWorkspace<Scalar> products_;
+  detail::PackedProduct<Scalar> recurrent_product_;  // W_hh or W_hh^T, packed once per layer
   Eigen::Index chunk_columns_ = default_chunk_columns;
 };
 
