@@ -48,12 +48,13 @@ double check_values(double* values, const double* analytic, Eigen::Index count,
 }
 
 // batch 2 runs the products column by column; batch 6 runs Eigen's GEMM with W_hh packed once
-// per layer, and chunk_steps > 0 splits the sequence into chunks of that many steps.
+// per layer, and chunk_steps > 0 splits the sequence into chunks of that many steps; hidden 6
+// makes the dW_hh products of the chunks GEMMs too (more than 4 columns).
 template <class Module>
 void check_bare_module(Eigen::Index layers, std::uint64_t seed, Eigen::Index batch = 2,
-                       Eigen::Index chunk_steps = 0) {
+                       Eigen::Index chunk_steps = 0, Eigen::Index hidden = 4) {
   constexpr bool is_lstm = std::is_same_v<Module, hpt::models::Lstm<double>>;
-  const Eigen::Index input = 3, hidden = 4, time = 3;
+  const Eigen::Index input = 3, time = 3;
   hpt::Random random(seed);
   Module module(input, hidden, layers);
   if (chunk_steps > 0) module.set_chunk_columns(chunk_steps * batch);
@@ -151,7 +152,7 @@ TEST_CASE("Lstm gradients (parameters, input, h_0, c_0) match finite differences
     check_bare_module<hpt::models::Lstm<double>>(layers, 11 + static_cast<std::uint64_t>(layers));
     for (Eigen::Index chunk_steps : {0, 1, 2}) {
       CAPTURE(chunk_steps);
-      check_bare_module<hpt::models::Lstm<double>>(layers, 13, 6, chunk_steps);
+      check_bare_module<hpt::models::Lstm<double>>(layers, 13, 6, chunk_steps, 6);
     }
   }
 }
@@ -163,7 +164,7 @@ TEST_CASE("Gru gradients (parameters, input, h_0) match finite differences",
     check_bare_module<hpt::models::Gru<double>>(layers, 21 + static_cast<std::uint64_t>(layers));
     for (Eigen::Index chunk_steps : {0, 1, 2}) {
       CAPTURE(chunk_steps);
-      check_bare_module<hpt::models::Gru<double>>(layers, 23, 6, chunk_steps);
+      check_bare_module<hpt::models::Gru<double>>(layers, 23, 6, chunk_steps, 6);
     }
   }
 }

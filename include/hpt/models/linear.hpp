@@ -18,8 +18,9 @@ namespace hpt::models {
 ///
 /// `weight` has PyTorch's shape (out, in), so a PyTorch state_dict imports as a plain copy. With
 /// samples as columns, PyTorch's `x @ W.T + b` becomes `W * x + b` here: the same numbers.
-/// Workspaces (including the products' packing buffers) grow only when the batch size grows; a
-/// steady-state step with a fixed batch size allocates nothing.
+/// Workspaces are resized when the batch size changes (the products' packing buffers only grow);
+/// a steady-state step with a fixed batch size allocates nothing, except with Eigen's own threads
+/// or HPT_MODELS_OWN_GEMM_BUFFERS = 0 (see product.hpp).
 template <class Scalar>
 class Linear {
  public:

@@ -5,14 +5,18 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 /// 1 when hpt runs Eigen's matrix-product kernels itself with packing buffers that persist between
-/// calls (Eigen 3.4, not delegated to a BLAS); 0 when it falls back to Eigen's product
-/// expressions, which allocate their packing buffers on the heap for large products.
+/// calls (Eigen 3.4.x releases, not delegated to a BLAS); 0 when it falls back to Eigen's product
+/// expressions, which allocate their packing buffers on the heap for large products. It changes
+/// the layout of the models' classes: define it (if at all) the same in every translation unit.
 #if !defined(HPT_MODELS_OWN_GEMM_BUFFERS)
-#if EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4 && !defined(EIGEN_USE_BLAS)
+#if EIGEN_WORLD_VERSION == 3 && EIGEN_MAJOR_VERSION == 4 && EIGEN_MINOR_VERSION < 90 && \
+    !defined(EIGEN_USE_BLAS)
 #define HPT_MODELS_OWN_GEMM_BUFFERS 1
 #else
 #define HPT_MODELS_OWN_GEMM_BUFFERS 0
@@ -63,8 +67,9 @@ void grow(Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& buffer, Eigen::Index size) {
 /// nothing. The numbers are Eigen's own: the same kernels with the same block sizes.
 ///
 /// Not shared between threads (each model owns one). A copy starts empty: it is scratch, not
-/// state. With Eigen's own threads (OpenMP, Eigen::nbThreads() > 1) the product is Eigen's
-/// parallel one, whose per-thread buffers Eigen allocates.
+/// state. With Eigen's own threads (OpenMP, Eigen::nbThreads() > 1, which is Eigen's default
+/// under -fopenmp unless Eigen::setNbThreads(1) is called) the product is Eigen's parallel one,
+/// whose per-thread buffers Eigen allocates.
 template <class Scalar>
 class ProductWorkspace {
  public:
@@ -91,12 +96,15 @@ class ProductWorkspace {
       return;
     }
 #if HPT_MODELS_OWN_GEMM_BUFFERS
+    // One row (a head with one output) is a matrix-vector product for Eigen too: no packing.
+    bool eigen_product = dst.rows() == 1;
 #ifdef EIGEN_HAS_OPENMP
-    if (Eigen::nbThreads() > 1) {
+    eigen_product = eigen_product || Eigen::nbThreads() > 1;
+#endif
+    if (eigen_product) {
       expression_product<Accumulate>(dst, lhs, rhs);
       return;
     }
-#endif
     general_product<Accumulate>(dst, lhs, rhs);
 #else
     expression_product<Accumulate>(dst, lhs, rhs);
@@ -174,8 +182,25 @@ class PackedProduct {
     packed_ = false;
     return *this;
   }
-  PackedProduct(PackedProduct&&) noexcept = default;
-  PackedProduct& operator=(PackedProduct&&) noexcept = default;
+  // A moved-from object must be prepared again: its buffers are gone.
+  PackedProduct(PackedProduct&& other) noexcept { *this = std::move(other); }
+  PackedProduct& operator=(PackedProduct&& other) noexcept {
+    if (this != &other) {
+#if HPT_MODELS_OWN_GEMM_BUFFERS
+      packed_lhs_ = std::move(other.packed_lhs_);
+      packed_rhs_ = std::move(other.packed_rhs_);
+      rows_ = other.rows_;
+      depth_ = other.depth_;
+      kc_ = other.kc_;
+      mc_ = other.mc_;
+      nc_ = other.nc_;
+      block_stride_ = other.block_stride_;
+#endif
+      packed_ = other.packed_;
+      other.packed_ = false;
+    }
+    return *this;
+  }
   ~PackedProduct() = default;
 
   /// @brief Packs `lhs` for right-hand sides of `columns` columns (when those use the GEMM).
@@ -200,13 +225,22 @@ class PackedProduct {
     Eigen::internal::computeProductBlockingSizes<Scalar, Scalar, 1, Eigen::Index>(kc_, mc_, nc_, 1);
     const Eigen::Index row_blocks = (rows_ + mc_ - 1) / mc_;
     const Eigen::Index depth_blocks = (depth_ + kc_ - 1) / kc_;
-    grow(packed_lhs_, row_blocks * depth_blocks * mc_ * kc_);
+    // The packing routine stores, and the kernel loads, whole aligned packets: every block must
+    // start on the buffer's alignment, which mc * kc scalars need not be a multiple of (an odd
+    // number of rows times a depth block of 8 mod 16 floats breaks AVX-512's 64 bytes).
+    block_stride_ = (mc_ * kc_ + block_alignment - 1) / block_alignment * block_alignment;
+    grow(packed_lhs_, row_blocks * depth_blocks * block_stride_);
     grow(packed_rhs_, kc_ * nc_);
     const Mapper mapper(lhs.data(), lhs.outerStride());
     for (Eigen::Index i = 0; i < rows_; i += mc_)
-      for (Eigen::Index k = 0; k < depth_; k += kc_)
-        pack_lhs(block(i, k), mapper.getSubMapper(i, k), std::min(kc_, depth_ - k),
+      for (Eigen::Index k = 0; k < depth_; k += kc_) {
+        Scalar* destination = block(i, k);
+        eigen_assert(reinterpret_cast<std::uintptr_t>(destination) %
+                         std::max<std::uintptr_t>(1, EIGEN_DEFAULT_ALIGN_BYTES) ==
+                     0);
+        pack_lhs(destination, mapper.getSubMapper(i, k), std::min(kc_, depth_ - k),
                  std::min(mc_, rows_ - i));
+      }
     packed_ = true;
 #else
     static_cast<void>(lhs);
@@ -231,9 +265,14 @@ class PackedProduct {
 #if HPT_MODELS_OWN_GEMM_BUFFERS
   using Traits = Eigen::internal::gebp_traits<Scalar, Scalar>;
 
+  // Block starts, in scalars, are multiples of 64 bytes (the widest packet, AVX-512), so each
+  // block keeps the alignment of the buffer's start (Eigen's aligned heap storage).
+  static constexpr Eigen::Index block_alignment =
+      std::max<Eigen::Index>(1, 64 / static_cast<Eigen::Index>(sizeof(Scalar)));
+
   Scalar* block(Eigen::Index row, Eigen::Index depth) {
     const Eigen::Index depth_blocks = (depth_ + kc_ - 1) / kc_;
-    return packed_lhs_.data() + ((row / mc_) * depth_blocks + depth / kc_) * mc_ * kc_;
+    return packed_lhs_.data() + ((row / mc_) * depth_blocks + depth / kc_) * block_stride_;
   }
 
   // Eigen's sequential GEMM loop (GeneralMatrixMatrix.h) with the left-hand blocks packed in
@@ -276,7 +315,7 @@ class PackedProduct {
 
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> packed_lhs_;
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> packed_rhs_;
-  Eigen::Index rows_ = 0, depth_ = 0, kc_ = 0, mc_ = 0, nc_ = 0;
+  Eigen::Index rows_ = 0, depth_ = 0, kc_ = 0, mc_ = 0, nc_ = 0, block_stride_ = 0;
 #endif
   bool packed_ = false;
   ProductWorkspace<Scalar> fallback_;
