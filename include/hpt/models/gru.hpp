@@ -27,7 +27,8 @@ namespace hpt::models {
 /// Same structure as Lstm: one input projection product per chunk of time steps, one
 /// W_hh * h_{t-1} product per step, one W_hh^T product per step backwards, and per chunk one
 /// product per weight gradient. The n-gate part W_hn h + b_hn is kept apart (the reset gate
-/// multiplies it) and stored for backward. Workspaces only grow: no allocation in a steady state.
+/// multiplies it) and stored for backward. Workspaces only grow: no allocation in a steady state
+/// (with the same exceptions as Lstm).
 template <class Scalar>
 class Gru {
  public:
@@ -141,13 +142,9 @@ class Gru {
       auto recurrent = recurrent_step_.leftCols(batch);
       for (Eigen::Index t = 0; t < shape.time; ++t) {
         if (t % chunk == 0) {
-          // The input projection of the next chunk of steps in one product, accumulated onto
-          // the biases (no zero-fill, no second pass).
           const Eigen::Index count = std::min(chunk, shape.time - t) * batch;
-          auto gates = layer.gates.middleCols(t * batch, count);
-          gates.colwise() = bias_sum_;
-          detail::add_product(products_, gates, weights.weight_ih,
-                              layer_input(k, t * batch, count));
+          project_onto_bias(products_, layer.gates.middleCols(t * batch, count), bias_sum_,
+                            weights.weight_ih, layer_input(k, t * batch, count));
         }
         const auto previous = layer.hidden.middleCols(t * batch, batch);
         recurrent_product_.template multiply<false>(recurrent, weights.weight_hh, previous);

@@ -27,8 +27,8 @@ namespace hpt::models {
 /// and element-wise work, keeping the gate activations for backward(). backward() runs the loop
 /// backwards with one W_hh^T product per step and, per chunk, one product each for the weight
 /// and input gradients while the chunk's gate gradients are still in cache. Workspaces only grow,
-/// so after the largest minibatch has been seen (or after reserve()), forward and backward
-/// allocate nothing.
+/// so after the largest minibatch has been seen, forward and backward allocate nothing (except
+/// with Eigen's own threads or HPT_MODELS_OWN_GEMM_BUFFERS = 0, see product.hpp).
 template <class Scalar>
 class Lstm {
  public:
@@ -71,8 +71,8 @@ class Lstm {
     for (Eigen::Index k = 0; k < layers(); ++k) at(k).weights.append_parameters(out, prefix, k);
   }
 
-  /// @brief Sizes every workspace for sequences of up to `time` steps and `batch` sequences, so
-  /// that the first forward/backward does not allocate either.
+  /// @brief Sizes every workspace for sequences of up to `time` steps and `batch` sequences. The
+  /// products' packing buffers still grow during the first forward/backward of a new size.
   void reserve(Eigen::Index time, Eigen::Index batch) {
     const Eigen::Index columns = time * batch;
     const Eigen::Index H = hidden_;
@@ -152,13 +152,9 @@ class Lstm {
 
       for (Eigen::Index t = 0; t < shape.time; ++t) {
         if (t % chunk == 0) {
-          // The input projection of the next chunk of steps in one product, accumulated onto
-          // the biases (no zero-fill, no second pass).
           const Eigen::Index count = std::min(chunk, shape.time - t) * batch;
-          auto gates = layer.gates.middleCols(t * batch, count);
-          gates.colwise() = bias_sum_;
-          detail::add_product(products_, gates, weights.weight_ih,
-                              layer_input(k, t * batch, count));
+          project_onto_bias(products_, layer.gates.middleCols(t * batch, count), bias_sum_,
+                            weights.weight_ih, layer_input(k, t * batch, count));
         }
         auto step = layer.gates.middleCols(t * batch, batch);
         recurrent_product_.template multiply<true>(step, weights.weight_hh,

@@ -4,6 +4,7 @@
 /// PyTorch's layout, their initialisation and names, and workspaces that only ever grow.
 
 #include <hpt/models/parameter.hpp>
+#include <hpt/models/product.hpp>
 #include <hpt/random.hpp>
 
 #include <Eigen/Core>
@@ -81,6 +82,16 @@ void reserve_columns(Matrix<Scalar>& workspace, Eigen::Index rows, Eigen::Index 
   if (workspace.rows() == rows && workspace.cols() >= columns) return;
   const Eigen::Index kept = workspace.rows() == rows ? workspace.cols() : 0;
   workspace.resize(rows, std::max(columns, kept));
+}
+
+/// @brief gates = bias (in every column) + weight * input: the input projection of a chunk of time
+/// steps, accumulated onto the biases (no zero-fill, no second pass over the gates).
+template <class Scalar, class Gates, class Input>
+void project_onto_bias(detail::ProductWorkspace<Scalar>& products, Gates&& gates,
+                       const Vector<Scalar>& bias, const Matrix<Scalar>& weight,
+                       const Input& input) {
+  gates.colwise() = bias;
+  detail::add_product(products, gates, weight, input);
 }
 
 /// @brief Default for Lstm/Gru::chunk_columns(): 256 columns of gates (512 KiB for an LSTM of
