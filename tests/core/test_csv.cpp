@@ -45,7 +45,8 @@ TEST_CASE("a study survives a CSV round trip", "[csv]") {
 
 TEST_CASE("malformed CSV gets errors that name the line and column", "[csv]") {
   const std::string header =
-      "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,x\n";
+      "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,"
+      "direction,x\n";
   auto read = [](const std::string& text) {
     std::istringstream in(text);
     return hpt::read_csv(in);
@@ -53,17 +54,70 @@ TEST_CASE("malformed CSV gets errors that name the line and column", "[csv]") {
   REQUIRE_THROWS_WITH(read(""), Catch::Contains("empty"));
   REQUIRE_THROWS_WITH(read("trial,state\n"),
                       Catch::Contains("column 2") && Catch::Contains("status"));
-  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\"\n"),
-                      Catch::Contains("line 2") && Catch::Contains("10 cells"));
+  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize\n"),
+                      Catch::Contains("line 2") && Catch::Contains("11 cells"));
   REQUIRE_THROWS_WITH(
-      read(header + "0,completed,0,0,one,0.5,1,0.0,\"\",\"\",1.0\n"),
+      read(header + "0,completed,0,0,one,0.5,1,0.0,\"\",\"\",minimize,1.0\n"),
       Catch::Contains("line 2") && Catch::Contains("resource") && Catch::Contains("one"));
-  REQUIRE_THROWS_WITH(read(header + "0,finished,0,0,1,0.5,1,0.0,\"\",\"\",1.0\n"),
+  REQUIRE_THROWS_WITH(read(header + "0,finished,0,0,1,0.5,1,0.0,\"\",\"\",minimize,1.0\n"),
                       Catch::Contains("finished"));
-  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",1.0x\n"),
+  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,1.0x\n"),
                       Catch::Contains("column \"x\"") && Catch::Contains("1.0x"));
   REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"open\n"),
                       Catch::Contains("quote"));
-  REQUIRE_THROWS_WITH(read(header + "1,completed,0,0,1,0.5,1,0.0,\"\",\"\",1.0\n"),
+  REQUIRE_THROWS_WITH(read(header + "1,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,1.0\n"),
                       Catch::Contains("trial id 1"));
+}
+
+namespace {
+// Its objective is x: a maximize study's best trial has the largest x, a minimize one's the least.
+struct Identity {
+  explicit Identity(const hpt::Config& c) : x(c.get<double>("x")) {}
+  double step() const { return x; }
+  double x;
+};
+}  // namespace
+
+TEST_CASE("a maximize study keeps its direction through CSV: best() is still the best", "[csv]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
+  const auto study = hpt::tune<Identity>(space, hpt::RandomSearch{.trials = 20}, hpt::NoStopping{},
+                                         {.direction = hpt::maximize, .seed = 5});
+  std::stringstream csv;
+  hpt::write_csv(study, csv);
+  const auto loaded = hpt::read_csv(csv);
+  CHECK(loaded.direction() == hpt::maximize);
+  double largest = 0;
+  std::size_t largest_id = 0;
+  for (const auto& trial : study.trials())
+    if (trial.result() > largest) {
+      largest = trial.result();
+      largest_id = trial.id;
+    }
+  CHECK(study.best().id == largest_id);
+  CHECK(loaded.best().id == largest_id);
+  CHECK(loaded.leaderboard() == study.leaderboard());
+}
+
+TEST_CASE("read_csv refuses a file that does not say its direction, or says two", "[csv]") {
+  auto read = [](const std::string& text) {
+    std::istringstream in(text);
+    return hpt::read_csv(in);
+  };
+  const std::string old_header =
+      "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,x\n";
+  REQUIRE_THROWS_WITH(read(old_header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",1.0\n"),
+                      Catch::Contains("column 11") && Catch::Contains("\"direction\"") &&
+                          Catch::Contains("best trial cannot be known"));
+  const std::string header =
+      "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,"
+      "direction,x\n";
+  REQUIRE_THROWS_WITH(
+      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",upwards,1.0\n"),
+      Catch::Contains("line 2") && Catch::Contains("direction") && Catch::Contains("upwards"));
+  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",maximize,1.0\n" +
+                           "1,completed,0,0,1,0.7,1,0.0,\"\",\"\",minimize,0.2\n"),
+                      Catch::Contains("line 3") && Catch::Contains("\"minimize\"") &&
+                          Catch::Contains("\"maximize\""));
+  const auto empty = read(header);
+  CHECK(empty.trials().empty());
 }

@@ -3,10 +3,13 @@
 /// @brief A study as CSV, one row per trial, and back.
 ///
 /// Columns: trial, status, bracket, rung, resource, result, result_step, wall_seconds,
-/// stopped_by, reason, then one column per parameter (named after it; empty where the parameter
-/// was inactive). Strings are always quoted so that "1" (a string) and 1 (an integer) stay
-/// apart; reals always have a '.' or an exponent. The CSV keeps each trial's result, not its whole
-/// learning curve: use JSON Lines (<hpt/io/json.hpp>) for curves.
+/// stopped_by, reason, direction, then one column per parameter (named after it; empty where the
+/// parameter was inactive). Every row carries the study's direction ("minimize" or "maximize"), so
+/// that the file alone says which result is best and each row stands alone in a spreadsheet or a
+/// data frame; read_csv restores it and refuses a file without it. Strings are always quoted so
+/// that "1" (a string) and 1 (an integer) stay apart; reals always have a '.' or an exponent. The
+/// CSV keeps each trial's result, not its whole learning curve: use JSON Lines (<hpt/io/json.hpp>)
+/// for curves.
 
 #include <charconv>
 #include <cstddef>
@@ -14,6 +17,7 @@
 #include <istream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -21,6 +25,7 @@
 #include <system_error>
 #include <vector>
 
+#include "hpt/direction.hpp"
 #include "hpt/study.hpp"
 #include "hpt/trial.hpp"
 #include "hpt/value.hpp"
@@ -126,8 +131,8 @@ inline TrialStatus parse_status(std::string_view text) {
 }
 
 inline constexpr std::string_view csv_fixed_columns[] = {
-    "trial",  "status",      "bracket",      "rung",       "resource",
-    "result", "result_step", "wall_seconds", "stopped_by", "reason"};
+    "trial",       "status",       "bracket",    "rung",   "resource", "result",
+    "result_step", "wall_seconds", "stopped_by", "reason", "direction"};
 
 }  // namespace detail
 
@@ -151,7 +156,7 @@ inline void write_csv(const Study& study, std::ostream& out) {
     out << t.id << ',' << to_string(t.status) << ',' << t.bracket << ',' << t.rung << ','
         << t.resource << ',' << format_real(t.result()) << ',' << t.result_step() << ','
         << format_real(t.wall_seconds) << ',' << detail::csv_quote(t.stopped_by) << ','
-        << detail::csv_quote(t.reason);
+        << detail::csv_quote(t.reason) << ',' << to_string(study.direction());
     for (const auto& name : parameters) {
       out << ',';
       if (const Value* value = t.config.find(name)) out << detail::csv_cell(*value);
@@ -160,10 +165,14 @@ inline void write_csv(const Study& study, std::ostream& out) {
   }
 }
 
-/// @brief Reads a study written by write_csv. Each trial's curve holds its result step only.
-/// Throws std::invalid_argument or std::runtime_error naming the line and column on bad input.
-inline Study read_csv(std::istream& in, StudyOptions options = {}) {
-  Study study(std::move(options));
+/// @brief Reads a study written by write_csv: its trials and its direction (so best() and the
+/// leaderboard rank as the original study did). Each trial's curve holds its result step only;
+/// the study's name and seed are not in the CSV (JSON Lines keeps the whole study). Throws
+/// std::invalid_argument or std::runtime_error naming the line and column on bad input, and for a
+/// file without the direction column or with rows that disagree on it.
+inline Study read_csv(std::istream& in) {
+  StudyOptions options;
+  std::vector<Trial> trials;
   std::vector<std::string> header, cells;
   std::vector<bool> quoted;
   std::size_t line = 1;
@@ -171,9 +180,17 @@ inline Study read_csv(std::istream& in, StudyOptions options = {}) {
     throw std::invalid_argument("hpt::read_csv: the input is empty");
   const std::size_t fixed = std::size(detail::csv_fixed_columns);
   for (std::size_t i = 0; i < fixed; ++i)
-    if (i >= header.size() || header[i] != detail::csv_fixed_columns[i])
+    if (i >= header.size() || header[i] != detail::csv_fixed_columns[i]) {
+      if (detail::csv_fixed_columns[i] == "direction")
+        throw std::invalid_argument(
+            "hpt::read_csv: line 1: column " + std::to_string(i + 1) +
+            " must be \"direction\": without the study's direction (minimize or maximize) the "
+            "best trial cannot be known (a file from an older hpt: add the column, or load the "
+            "study's JSON Lines)");
       throw std::invalid_argument("hpt::read_csv: line 1: column " + std::to_string(i + 1) +
                                   " must be \"" + std::string(detail::csv_fixed_columns[i]) + "\"");
+    }
+  std::optional<Direction> direction;
   std::size_t record_line = line;
   while (detail::read_csv_record(in, cells, quoted, line)) {
     if (cells.size() == 1 && cells[0].empty() && !quoted[0]) {
@@ -203,14 +220,35 @@ inline Study read_csv(std::istream& in, StudyOptions options = {}) {
     trial.wall_seconds = detail::parse_csv_number(cells[7], record_line, header[7]);
     trial.stopped_by = cells[8];
     trial.reason = cells[9];
+    const Direction row_direction = [&] {
+      try {
+        return parse_direction(cells[10]);
+      } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
+                                    ", column \"direction\": " + error.what());
+      }
+    }();
+    if (direction && *direction != row_direction)
+      throw std::invalid_argument(
+          "hpt::read_csv: line " + std::to_string(record_line) + ", column \"direction\": \"" +
+          cells[10] + "\" where earlier rows say \"" + std::string(to_string(*direction)) + "\"");
+    direction = row_direction;
     if (result_step > 0) trial.curve.push_back({result_step, result, {}});
     for (std::size_t column = fixed; column < header.size(); ++column)
       if (!cells[column].empty() || quoted[column])
         trial.config.set(header[column], detail::parse_csv_value(cells[column], quoted[column],
                                                                  record_line, header[column]));
-    study.add_trial(std::move(trial));
+    if (trial.id != trials.size())
+      throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
+                                  ": trial id " + std::to_string(trial.id) + " where " +
+                                  std::to_string(trials.size()) + " was expected");
+    trials.push_back(std::move(trial));
     record_line = line;
   }
+  // A file with no rows says no direction; with no trial to rank, minimize is as good as any.
+  options.direction = direction.value_or(Direction::minimize);
+  Study study(std::move(options));
+  for (auto& trial : trials) study.add_trial(std::move(trial));
   return study;
 }
 
