@@ -31,6 +31,7 @@
 #include "hpt/throughput.hpp"
 #include "hpt/trainable.hpp"
 #include "hpt/trial.hpp"
+#include "hpt/trial_result.hpp"
 #include "hpt/trial_status.hpp"
 #include "hpt/tune.hpp"
 #include "hpt/typed_space.hpp"

@@ -18,6 +18,7 @@
 #include "hpt/direction.hpp"
 #include "hpt/schedule.hpp"
 #include "hpt/trial.hpp"
+#include "hpt/trial_result.hpp"
 
 namespace hpt {
 
@@ -25,6 +26,9 @@ namespace hpt {
 struct StudyOptions {
   Direction direction = Direction::minimize;
   std::uint64_t seed = 0;  ///< Same seed, same trials, same schedule, same best configuration.
+  /// Which step of a curve is the trial's result, for ranking rungs, best() and the leaderboard
+  /// alike (see trial_result.hpp): the last step (the papers' rule) or the best one so far.
+  TrialResult result = TrialResult::last_step;
   std::string name = "study";
   /// Catch exceptions from trainables and record the trial as failed (the study goes on). When
   /// false, the first exception ends the study and propagates, for debugging a trainer.

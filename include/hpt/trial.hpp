@@ -35,8 +35,9 @@ struct Trial {
   int rung = 0;              ///< The highest rung the trial reached.
   std::int64_t resource = 0;  ///< Steps done.
   double wall_seconds = 0;    ///< Time spent in the trial's constructor and steps.
-  /// The step whose objective is the trial's result: its last step, or its best when a policy
-  /// asked for it (Patience with restore_best).
+  /// The index in `curve` of the step whose objective is the trial's result; empty for the last
+  /// step. The engine keeps it up to date after every step by the study's rule (StudyOptions::
+  /// result): empty under TrialResult::last_step, the best step so far under best_step.
   std::optional<std::size_t> result_index{};
 
   /// @brief The trial's result: the objective of its result step, NaN when it has none.

@@ -34,6 +34,7 @@
 #include "hpt/strategies/strategy.hpp"
 #include "hpt/study.hpp"
 #include "hpt/trainable.hpp"
+#include "hpt/trial_result.hpp"
 #include "hpt/typed_space.hpp"
 
 namespace hpt {
@@ -60,7 +61,6 @@ Struct parameters_for(const TypedSpace<Struct>& space, const Config& config) {
 template <class Space>
 using ParametersOf = std::remove_cvref_t<decltype(parameters_for(std::declval<const Space&>(),
                                                                  std::declval<const Config&>()))>;
-
 /// @brief A factory's product as a unique_ptr, whether it returns the object or a pointer.
 template <class R>
 struct Made {
@@ -154,10 +154,6 @@ class Engine {
       if (job.last_rung)
         trial.reason = "ran its full budget of " + std::to_string(trial.resource) + " steps";
     }
-    if (trial.status == TrialStatus::completed && !trial.result_index)
-      if (const auto step = policy_best_step(policy_, trial.id);
-          step && *step >= 1 && *step <= trial.resource)
-        trial.result_index = static_cast<std::size_t>(*step - 1);
     if constexpr (Checkpointable<T>)  // before the outcome: a failed save() ends the trial
       if (trial.status == TrialStatus::paused && study_.options().checkpoint_paused)
         save_checkpoint(trial);
@@ -226,6 +222,7 @@ class Engine {
     }
     const bool done = metrics.done;
     trial.curve.push_back({trial.resource, metrics.objective, std::move(metrics.values)});
+    update_result(trial);
     if (!policy_error.empty()) {
       trial.status = TrialStatus::failed;
       trial.reason = std::move(policy_error);
@@ -239,11 +236,6 @@ class Engine {
                                                                 : TrialStatus::stopped;
       trial.stopped_by = std::move(verdict.policy);
       trial.reason = std::move(verdict.reason);
-      if (verdict.report_best_step)
-        trial.result_index =
-            verdict.best_step && *verdict.best_step >= 1 && *verdict.best_step <= trial.resource
-                ? static_cast<std::size_t>(*verdict.best_step - 1)
-                : best_step(trial);
     } else if (done) {
       trial.status = TrialStatus::completed;
       trial.reason = "the trainable finished after " + std::to_string(trial.resource) + " steps";
@@ -280,12 +272,14 @@ class Engine {
     }
   }
 
-  std::size_t best_step(const Trial& trial) const {
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < trial.curve.size(); ++i)
-      if (is_better(study_.direction(), trial.curve[i].objective, trial.curve[best].objective))
-        best = i;
-    return best;
+  /// @brief Applies the study's result rule to the step just added, so that a rung's ranking, a
+  /// stopped trial, best() and the exports all read the same result. O(1) per step.
+  void update_result(Trial& trial) const {
+    if (study_.options().result != TrialResult::best_step) return;  // empty: the last step
+    const std::size_t latest = trial.curve.size() - 1;
+    if (!trial.result_index || is_better(study_.direction(), trial.curve[latest].objective,
+                                         trial.curve[*trial.result_index].objective))
+      trial.result_index = latest;
   }
 
   void prune(const Pruning& pruning) {

@@ -259,13 +259,13 @@ TEST_CASE("NaN trials rank last in halving and are never promoted", "[engine][ha
 }
 
 namespace {
-// Stops every trial whose objective is above a bound, and asks for the best step as its result.
+// Stops every trial whose objective is above a bound.
 struct StopAbove {
   double bound;
   hpt::Verdict check(const hpt::StepReport& report) {
     ++checks;
     if (report.step >= 3 && report.objective > bound)
-      return hpt::Verdict::stop("StopAbove", "above " + std::to_string(bound), true);
+      return hpt::Verdict::stop("StopAbove", "above " + std::to_string(bound));
     return {};
   }
   void trial_ended(const hpt::TrialEnded& ended) { ended_statuses.push_back(ended.status); }
@@ -281,27 +281,35 @@ struct Rising {
 }  // namespace
 
 TEST_CASE(
-    "a stopping policy ends trials with its reason; report_best_step makes the best step the "
+    "a stopping policy ends trials with its reason; the study's rule says which step is the "
     "result",
     "[engine][policy]") {
-  const auto study =
-      hpt::tune<Rising>(unit_space, hpt::RandomSearch{.trials = 30, .max_resource = 10},
-                        StopAbove{.bound = 0.8}, {.seed = 4});
-  int stopped = 0;
-  for (const auto& trial : study.trials()) {
-    if (trial.status == hpt::TrialStatus::stopped) {
-      ++stopped;
-      CHECK(trial.stopped_by == "StopAbove");
-      CHECK_THAT(trial.reason, Catch::Contains("above"));
-      CHECK(trial.result_step() == 1);  // the best step of a rising curve is the first
-      CHECK(trial.result() == Approx(x_of(trial) + 0.1));
-      CHECK(trial.resource < 10);
-    } else {
-      CHECK(trial.status == hpt::TrialStatus::completed);
-      CHECK(trial.result() == Approx(x_of(trial) + 1.0));  // last step
+  for (const auto rule : {hpt::TrialResult::last_step, hpt::TrialResult::best_step}) {
+    CAPTURE(std::string(hpt::to_string(rule)));
+    const auto study =
+        hpt::tune<Rising>(unit_space, hpt::RandomSearch{.trials = 30, .max_resource = 10},
+                          StopAbove{.bound = 0.8}, {.seed = 4, .result = rule});
+    int stopped = 0;
+    for (const auto& trial : study.trials()) {
+      if (trial.status == hpt::TrialStatus::stopped) {
+        ++stopped;
+        CHECK(trial.stopped_by == "StopAbove");
+        CHECK_THAT(trial.reason, Catch::Contains("above"));
+        CHECK(trial.resource < 10);
+      } else {
+        CHECK(trial.status == hpt::TrialStatus::completed);
+      }
+      // A rising curve: its best step is the first, its last is where it ended.
+      if (rule == hpt::TrialResult::best_step) {
+        CHECK(trial.result_step() == 1);
+        CHECK(trial.result() == Approx(x_of(trial) + 0.1));
+      } else {
+        CHECK(trial.result_step() == trial.resource);
+        CHECK(trial.result() == Approx(x_of(trial) + 0.1 * static_cast<double>(trial.resource)));
+      }
     }
+    CHECK(stopped > 5);
   }
-  CHECK(stopped > 5);
 }
 
 namespace {
@@ -489,15 +497,20 @@ struct Peaks {
 };
 }  // namespace
 
-TEST_CASE("Patience on another metric makes that metric's best step the result",
+TEST_CASE("Patience on another metric stops by that metric; the result follows the study's rule",
           "[engine][policy]") {
   const hpt::SearchSpace space{hpt::choice("only", {1})};
-  const auto study = hpt::tune<Peaks>(
-      space, hpt::GridSearch{.max_resource = 6},
-      hpt::Patience{.patience = 2, .direction = hpt::maximize, .metric = "accuracy"});
-  const auto& trial = study.trial(0);
-  CHECK(trial.status == hpt::TrialStatus::stopped);
-  CHECK(trial.resource == 4);       // no better accuracy at steps 3 and 4
-  CHECK(trial.result_step() == 2);  // not step 4, where the objective was lowest
-  CHECK(trial.result() == 0.5);     // the objective at step 2
+  for (const auto rule : {hpt::TrialResult::last_step, hpt::TrialResult::best_step}) {
+    const auto study = hpt::tune<Peaks>(
+        space, hpt::GridSearch{.max_resource = 6},
+        hpt::Patience{.patience = 2, .direction = hpt::maximize, .metric = "accuracy"},
+        {.result = rule});
+    const auto& trial = study.trial(0);
+    CHECK(trial.status == hpt::TrialStatus::stopped);
+    CHECK(trial.resource == 4);  // no better accuracy at steps 3 and 4
+    // The objective falls at every step, so its last step is also its best: the result is the
+    // objective's (step 4), not the watched accuracy's best step (2).
+    CHECK(trial.result_step() == 4);
+    CHECK(trial.result() == 0.25);
+  }
 }

@@ -140,17 +140,20 @@ struct Dips {  // the objective is best at step 2 of 5, and no policy stops the 
 };
 }  // namespace
 
-TEST_CASE("Patience's best step is the result of a trial that completes, as in Keras",
+TEST_CASE("A completed trial's result follows the study's rule, whatever the policy",
           "[robustness][patience]") {
   const hpt::SearchSpace space{hpt::choice("only", {1})};
-  const auto kept =
+  const auto last =
       hpt::tune<Dips>(space, hpt::GridSearch{.max_resource = 5}, hpt::Patience{.patience = 10});
-  CHECK(kept.trial(0).status == hpt::TrialStatus::completed);
-  CHECK(kept.trial(0).result_step() == 2);
-  CHECK(kept.trial(0).result() == 0.1);
-  const auto last = hpt::tune<Dips>(space, hpt::GridSearch{.max_resource = 5},
-                                    hpt::Patience{.patience = 10, .restore_best = false});
+  CHECK(last.trial(0).status == hpt::TrialStatus::completed);
+  CHECK(last.trial(0).result_step() == 5);
   CHECK(last.trial(0).result() == 0.4);
+  const auto best =
+      hpt::tune<Dips>(space, hpt::GridSearch{.max_resource = 5}, hpt::Patience{.patience = 10},
+                      {.result = hpt::TrialResult::best_step});
+  CHECK(best.trial(0).status == hpt::TrialStatus::completed);
+  CHECK(best.trial(0).result_step() == 2);  // as Keras's restore_best_weights
+  CHECK(best.trial(0).result() == 0.1);
 }
 
 TEST_CASE("integer extremes neither overflow nor exhaust memory", "[robustness][space]") {

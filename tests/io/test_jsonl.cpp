@@ -95,3 +95,30 @@ TEST_CASE("a configuration alone round-trips through JSON, kinds included", "[js
   REQUIRE_THROWS_WITH(hpt::config_from_json("{\"a\": "), Catch::Contains("config_from_json"));
   REQUIRE_THROWS_WITH(hpt::config_from_json(R"({"a": null})"), Catch::Contains("\"a\""));
 }
+
+namespace {
+struct Identity {
+  explicit Identity(const hpt::Config& c) : x(c.get<double>("x")) {}
+  double step() const { return x; }
+  double x;
+};
+}  // namespace
+
+TEST_CASE("a maximize study keeps its direction and result rule through JSON Lines", "[jsonl]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
+  const auto study = hpt::tune<Identity>(
+      space, hpt::Hyperband{.max_resource = 9}, hpt::NoStopping{},
+      {.direction = hpt::maximize, .seed = 5, .result = hpt::TrialResult::best_step});
+  std::stringstream text;
+  hpt::write_jsonl(study, text);
+  const auto loaded = hpt::read_jsonl(text);
+  CHECK(loaded.direction() == hpt::maximize);
+  CHECK(loaded.options().result == hpt::TrialResult::best_step);
+  CHECK(loaded.best().id == study.best().id);
+  CHECK(loaded.leaderboard() == study.leaderboard());
+  double largest = -1;
+  for (const auto& trial : study.trials())
+    if (trial.status == hpt::TrialStatus::completed && trial.result() > largest)
+      largest = trial.result();
+  CHECK(loaded.best().result() == largest);
+}

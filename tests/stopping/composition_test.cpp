@@ -42,7 +42,6 @@ TEST_CASE("Composition: all_of stops only when every policy stops at the same st
   CHECK(outcome.verdict.policy == "Patience & Threshold");
   CHECK_THAT(outcome.verdict.reason,
              Catch::Contains("no improvement") && Catch::Contains("upper bound 2"));
-  CHECK(outcome.verdict.report_best_step);  // from Patience
 
   auto with_operator = hpt::Patience{.patience = 1} & hpt::Threshold{.upper = 2.0};
   CHECK(run(with_operator, {1.0, 1.5, 3.0}).step == 3);

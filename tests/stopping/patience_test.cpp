@@ -24,7 +24,6 @@ TEST_CASE("Patience: wait resets on improvement, stops when wait reaches patienc
   REQUIRE(outcome.step == 8);
   CHECK(outcome.verdict.action == hpt::Verdict::Action::stop);
   CHECK(outcome.verdict.policy == "Patience");
-  CHECK(outcome.verdict.report_best_step);
   CHECK_THAT(outcome.verdict.reason, Catch::Contains("0.8") && Catch::Contains("step 5") &&
                                          Catch::Contains("3 steps") &&
                                          Catch::Contains("min_delta 0"));
@@ -139,15 +138,6 @@ TEST_CASE("Patience: a NaN metric is never an improvement", "[patience]") {
     hpt::Patience policy{.metric = "val_los"};
     CHECK_THROWS_AS(run_metric(policy, "val_loss", {1.0}, {1.0}), std::out_of_range);
   }
-}
-
-TEST_CASE("Patience: restore_best sets report_best_step", "[patience]") {
-  hpt::Patience keep{.patience = 0};
-  CHECK(run(keep, {1.0, 2.0}).verdict.report_best_step);
-  hpt::Patience last{.patience = 0, .restore_best = false};
-  const auto outcome = run(last, {1.0, 2.0});
-  CHECK(outcome.step == 2);
-  CHECK_FALSE(outcome.verdict.report_best_step);
 }
 
 TEST_CASE("Patience: each trial has its own state, grown on demand", "[patience]") {

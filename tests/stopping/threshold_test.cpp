@@ -18,7 +18,6 @@ TEST_CASE("Threshold: stops once the target is reached", "[threshold]") {
   CHECK(outcome.step == 3);  // equal to the target counts
   CHECK(outcome.verdict.action == hpt::Verdict::Action::stop);
   CHECK(outcome.verdict.policy == "Threshold");
-  CHECK_FALSE(outcome.verdict.report_best_step);
   CHECK_THAT(outcome.verdict.reason, Catch::Contains("reached target 0.1"));
 
   hpt::Threshold maximizing{.target = 0.9};

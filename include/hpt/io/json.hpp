@@ -3,12 +3,13 @@
 /// @brief A study as JSON Lines, whole learning curves included, and back. Needs nlohmann-json
 /// (Debian's nlohmann-json3-dev; CMake target hpt::json); the rest of hpt does not.
 ///
-/// The first line describes the study: {"hpt_study": 1, "name", "direction", "seed",
-/// "strategy", "schedule": [[{"configurations", "resource"}, ...], ...]}. Each further line is a
-/// trial: {"trial", "status", "bracket", "rung", "resource", "wall_seconds", "stopped_by",
-/// "reason", "result_index", "config": {...}, "curve": [{"step", "objective", "values"}, ...]}.
-/// Keys keep their order (ordered_json), so configurations load back in space order.
-/// Non-finite numbers, which JSON cannot hold, are written as the strings "nan", "inf", "-inf".
+/// The first line describes the study: {"hpt_study": 1, "name", "direction", "seed", "result"
+/// (the trial result rule), "strategy", "schedule": [[{"configurations", "resource"}, ...], ...]}.
+/// Each further line is a trial: {"trial", "status", "bracket", "rung", "resource", "wall_seconds",
+/// "stopped_by", "reason", "result_index", "config": {...}, "curve": [{"step", "objective",
+/// "values"}, ...]}. Keys keep their order (ordered_json), so configurations load back in space
+/// order. Non-finite numbers, which JSON cannot hold, are written as the strings "nan", "inf",
+/// "-inf".
 
 #include <cmath>
 #include <cstddef>
@@ -25,6 +26,7 @@
 #include "hpt/io/csv.hpp"
 #include "hpt/study.hpp"
 #include "hpt/trial.hpp"
+#include "hpt/trial_result.hpp"
 #include "hpt/value.hpp"
 
 namespace hpt {
@@ -115,6 +117,7 @@ inline void write_jsonl(const Study& study, std::ostream& out) {
                                 {"name", options.name},
                                 {"direction", std::string(to_string(options.direction))},
                                 {"seed", options.seed},
+                                {"result", std::string(to_string(options.result))},
                                 {"strategy", study.schedule().strategy},
                                 {"schedule", std::move(schedule)},
                                 {"wall_seconds", study.wall_seconds()}}
@@ -174,6 +177,9 @@ inline Study read_jsonl(std::istream& in) {
         options.name = j.at("name").get<std::string>();
         options.direction = parse_direction(j.at("direction").get<std::string>());
         options.seed = j.at("seed").get<std::uint64_t>();
+        // Older files lack the rule; their trials still carry their result steps (result_index).
+        if (j.contains("result"))
+          options.result = parse_trial_result(j.at("result").get<std::string>());
         Schedule schedule{j.at("strategy").get<std::string>(), {}};
         for (const auto& b : j.at("schedule")) {
           Bracket bracket{b.at("bracket").get<int>(), {}};

@@ -45,8 +45,8 @@ struct Patience {
   std::optional<double> baseline{};
   /// The first step that is watched; earlier steps are ignored entirely (warm-up).
   std::int64_t start_step = 1;
-  /// Ask the engine to report the trial's best step as its result when it stops.
-  bool restore_best = true;
+  // Keras's restore_best_weights is not a Patience setting: whether a trial's result is its best
+  // or its last step is the study's rule (StudyOptions::result), the same for every trial.
 
   /// @brief One trial's progress; grown on demand, indexed by trial id.
   struct TrialState {
@@ -63,14 +63,6 @@ struct Patience {
     if (!std::isfinite(min_delta)) fail("min_delta must be finite", number(min_delta));
     if (baseline && !std::isfinite(*baseline)) fail("baseline must be finite", number(*baseline));
     if (start_step < 1) fail("start_step must be >= 1 (steps count from 1)", integer(start_step));
-  }
-
-  /// @brief With restore_best, the trial's best watched step: the engine makes it the result of
-  /// a trial that completes without being stopped, as Keras restores the best weights at the end.
-  [[nodiscard]] std::optional<std::int64_t> best_step(std::size_t trial) const {
-    if (!restore_best || trial >= trials.size() || trials[trial].best_step == 0)
-      return std::nullopt;
-    return trials[trial].best_step;
   }
 
   /// @brief Judges a trial after its step.
@@ -93,9 +85,7 @@ struct Patience {
       return Verdict::proceed();
     }
     if (state.wait < patience || report.step <= 1) return Verdict::proceed();
-    Verdict verdict = Verdict::stop("Patience", reason(state, sense), restore_best);
-    if (restore_best) verdict.best_step = state.best_step;  // best by the watched metric
-    return verdict;
+    return Verdict::stop("Patience", reason(state, sense));
   }
 
  private:

@@ -62,22 +62,18 @@ struct Verdict {
   Action action = Action::proceed;
   std::string policy{};  ///< Which policy decided, e.g. "Patience".
   std::string reason{};  ///< Why, in a sentence a user can act on, with the numbers.
-  /// The trial's result is its best step rather than its last (Keras's restore_best_weights):
-  /// best by the objective, unless `best_step` names the step (a policy watching another metric).
-  bool report_best_step = false;
-  /// With report_best_step: the step (1-based) whose objective becomes the trial's result.
-  std::optional<std::int64_t> best_step{};
+  // No "report the best step" flag: which step is a trial's result is the study's rule
+  // (StudyOptions::result), the same for stopped, completed and pruned trials.
 
   [[nodiscard]] static Verdict proceed() { return {}; }
-  [[nodiscard]] static Verdict stop(std::string policy, std::string reason,
-                                    bool report_best_step = false) {
-    return {Action::stop, std::move(policy), std::move(reason), report_best_step, std::nullopt};
+  [[nodiscard]] static Verdict stop(std::string policy, std::string reason) {
+    return {Action::stop, std::move(policy), std::move(reason)};
   }
   [[nodiscard]] static Verdict prune(std::string policy, std::string reason) {
-    return {Action::prune, std::move(policy), std::move(reason), false, std::nullopt};
+    return {Action::prune, std::move(policy), std::move(reason)};
   }
   [[nodiscard]] static Verdict diverge(std::string policy, std::string reason) {
-    return {Action::diverge, std::move(policy), std::move(reason), false, std::nullopt};
+    return {Action::diverge, std::move(policy), std::move(reason)};
   }
   /// @brief True when the trial must end.
   [[nodiscard]] bool stops() const noexcept { return action != Action::proceed; }
@@ -99,19 +95,6 @@ void notify_trial_ended(P& policy, const TrialEnded& ended) {
 template <StoppingPolicy P>
 void validate_policy(const P& policy) {
   if constexpr (requires { policy.validate(); }) policy.validate();
-}
-
-/// @brief The step a policy wants as a trial's result when the trial ends without the policy
-/// stopping it (Patience with restore_best: Keras restores the best weights at the end of
-/// training too); nothing when the policy has no opinion.
-template <StoppingPolicy P>
-std::optional<std::int64_t> policy_best_step(const P& policy, std::size_t trial) {
-  if constexpr (requires {
-                  { policy.best_step(trial) } -> std::same_as<std::optional<std::int64_t>>;
-                })
-    return policy.best_step(trial);
-  else
-    return std::nullopt;
 }
 
 /// @brief The policy that never stops anything.
@@ -145,16 +128,6 @@ struct AnyOf {
   void validate() const {
     std::apply([](const auto&... policy) { (validate_policy(policy), ...); }, policies);
   }
-  /// @brief The first opinion, in order, on the trial's best step.
-  [[nodiscard]] std::optional<std::int64_t> best_step(std::size_t trial) const {
-    std::optional<std::int64_t> result;
-    std::apply(
-        [&](const auto&... policy) {
-          ((result = result ? result : policy_best_step(policy, trial)), ...);
-        },
-        policies);
-    return result;
-  }
 };
 
 /// @brief Stops only when all of its policies stop at the same step; reasons are joined. Diverges
@@ -178,7 +151,6 @@ struct AllOf {
                 if (result.stops()) {
                   result.policy += " & " + verdict.policy;
                   result.reason += "; " + verdict.reason;
-                  result.report_best_step = result.report_best_step || verdict.report_best_step;
                   if (verdict.action == Verdict::Action::diverge) result.action = verdict.action;
                 } else {
                   result = std::move(verdict);
@@ -194,16 +166,6 @@ struct AllOf {
   }
   void validate() const {
     std::apply([](const auto&... policy) { (validate_policy(policy), ...); }, policies);
-  }
-  /// @brief The first opinion, in order, on the trial's best step.
-  [[nodiscard]] std::optional<std::int64_t> best_step(std::size_t trial) const {
-    std::optional<std::int64_t> result;
-    std::apply(
-        [&](const auto&... policy) {
-          ((result = result ? result : policy_best_step(policy, trial)), ...);
-        },
-        policies);
-    return result;
   }
 };
 

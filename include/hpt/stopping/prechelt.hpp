@@ -12,8 +12,9 @@
 ///
 /// The criteria assume a minimized, positive error: they throw std::invalid_argument when the
 /// study maximizes, and GL and PQ throw when E_opt is not positive (the ratio has no meaning).
-/// As Prechelt prescribes, the trial's result is the step with the lowest validation error
-/// (restore_best, on by default).
+/// Prechelt prescribes keeping the weights of the step with the lowest validation error: run the
+/// study with `.result = hpt::TrialResult::best_step` (StudyOptions) to make that step each
+/// trial's result; the default rule reports the last step, as every other trial's.
 
 #include <cmath>
 #include <cstddef>
@@ -64,8 +65,6 @@ struct Prechelt {
 struct GeneralizationLoss {
   /// The tolerated generalization loss in percent; must be set (> 0).
   double alpha = 0;
-  /// Ask the engine to report the trial's best step (lowest validation error) when it stops.
-  bool restore_best = true;
 
   /// @brief One trial's E_opt.
   struct TrialState {
@@ -97,8 +96,7 @@ struct GeneralizationLoss {
                              Prechelt::number(alpha) + " at step " + std::to_string(report.step) +
                              ": validation error " + Prechelt::number(report.objective) +
                              ", best " + Prechelt::number(state.best_error) + " at step " +
-                             std::to_string(state.best_step),
-                         restore_best);
+                             std::to_string(state.best_step));
   }
 };
 
@@ -116,8 +114,6 @@ struct ProgressQuotient {
   std::int64_t strip_length = 5;
   /// The metric holding the training error.
   std::string training_metric = "train_loss";
-  /// Ask the engine to report the trial's best step (lowest validation error) when it stops.
-  bool restore_best = true;
 
   /// @brief One trial's E_opt and its current strip.
   struct TrialState {
@@ -182,8 +178,7 @@ struct ProgressQuotient {
             " at the strip ending at step " + std::to_string(report.step) +
             " (k = " + std::to_string(strip_length) + "): validation error " +
             Prechelt::number(report.objective) + ", best " + Prechelt::number(state.best_error) +
-            " at step " + std::to_string(state.best_step),
-        restore_best);
+            " at step " + std::to_string(state.best_step));
   }
 };
 
@@ -200,8 +195,6 @@ struct UpStrips {
   std::int64_t strips = 0;
   /// k, the length of a strip in steps.
   std::int64_t strip_length = 5;
-  /// Ask the engine to report the trial's best step (lowest validation error) when it stops.
-  bool restore_best = true;
 
   /// @brief One trial's chain of rising strip ends.
   struct TrialState {
@@ -235,11 +228,10 @@ struct UpStrips {
     std::string chain;
     for (const double error : rising)
       chain += (chain.empty() ? "" : " < ") + Prechelt::number(error);
-    return Verdict::stop("UpStrips",
-                         "validation error rose in " + std::to_string(strips) +
-                             " successive strips of " + std::to_string(strip_length) +
-                             " steps, up to step " + std::to_string(report.step) + ": " + chain,
-                         restore_best);
+    return Verdict::stop("UpStrips", "validation error rose in " + std::to_string(strips) +
+                                         " successive strips of " + std::to_string(strip_length) +
+                                         " steps, up to step " + std::to_string(report.step) +
+                                         ": " + chain);
   }
 };
 
