@@ -146,15 +146,15 @@ TEST_CASE("MedianStopping: trial_ended bookkeeping", "[median]") {
   policy.trial_ended({43, hpt::TrialStatus::completed, 0});
   CHECK(policy.reference_trials == 3);
   REQUIRE(policy.medians.size() == 4);
-  CHECK(policy.medians[0].size() == 3);
-  CHECK(policy.medians[3].size() == 2);
-  CHECK(policy.medians[3].median() == 0.5625);
+  CHECK(policy.medians[0].median.size() == 3);
+  CHECK(policy.medians[3].median.size() == 2);
+  CHECK(policy.medians[3].median.median() == 0.5625);
   CHECK(policy.trials[0].running_averages.empty());  // released once ended
   // Pruned trials are references too (at the steps they reached).
   (void)feed(policy, 11, 1, 0.0);
   policy.trial_ended({11, hpt::TrialStatus::pruned, 1});
   CHECK(policy.reference_trials == 4);
-  CHECK(policy.medians[0].median() == 0.75);  // {1.0, 2.0, 0.5, 0.0}
+  CHECK(policy.medians[0].median.median() == 0.75);  // {1.0, 2.0, 0.5, 0.0}
 }
 
 TEST_CASE("MedianStopping: the running median agrees with sorting", "[median]") {
@@ -206,7 +206,7 @@ TEST_CASE("MedianStopping: 20000 trials x 27 steps complete quickly", "[median][
     stopped += stops ? 1 : 0;
   }
   CHECK(policy.reference_trials == static_cast<std::int64_t>(trials));
-  CHECK(policy.medians.front().size() == trials);
+  CHECK(policy.medians.front().median.size() == trials);
   // Median stopping stops about half of the trials, and the worse ones.
   CHECK(stopped > trials / 4);
   CHECK(stopped < trials * 3 / 4);
@@ -226,4 +226,50 @@ TEST_CASE("MedianStopping: invalid settings throw, naming the field and the valu
   REQUIRE_THROWS_WITH(run(minimum, {1.0}),
                       Catch::Contains("min_trials_at_step") && Catch::Contains("0"));
   REQUIRE_THROWS_AS(run(minimum, {1.0}), std::invalid_argument);
+}
+
+TEST_CASE("MedianStopping: steps reported with gaps are compared by step number", "[median]") {
+  // A loop of the user's own evaluates every 5th step. References (minimizing):
+  //   trial 0: step 5 -> 1.0, step 10 -> 0.5   running averages 1.0, 0.75
+  //   trial 1: step 5 -> 2.0, step 10 -> 1.0   running averages 2.0, 1.5
+  //   trial 2: step 5 -> 0.5, step 10 -> 0.5   running averages 0.5, 0.5
+  // Medians: step 5 -> 1.0, step 10 -> 0.75. Counting reports instead of steps would file these
+  // under steps 1 and 2 and never judge a trial at step 5 or 10.
+  hpt::MedianStopping policy{.startup_trials = 3};
+  const double values[3][2] = {{1.0, 0.5}, {2.0, 1.0}, {0.5, 0.5}};
+  for (std::size_t trial = 0; trial < 3; ++trial) {
+    CHECK_FALSE(feed(policy, trial, 5, values[trial][0]).stops());
+    CHECK_FALSE(feed(policy, trial, 10, values[trial][1]).stops());
+    policy.trial_ended({trial, hpt::TrialStatus::completed, 10});
+  }
+  // Trial 3 at step 5: best 0.9 <= 1.0 goes on; at step 10: best 0.9 > 0.75 is pruned.
+  CHECK_FALSE(feed(policy, 3, 5, 0.9).stops());
+  const auto verdict = feed(policy, 3, 10, 0.95);
+  CHECK(verdict.action == hpt::Verdict::Action::prune);
+  CHECK_THAT(verdict.reason, Catch::Contains("median 0.75") && Catch::Contains("3 ended trials") &&
+                                 Catch::Contains("step 10"));
+  // A step no reference reported has no median: no verdict.
+  CHECK_FALSE(feed(policy, 4, 7, 100.0).stops());
+  // A step number far beyond the others costs one entry, not a vector of that length.
+  CHECK_FALSE(feed(policy, 5, std::int64_t{1} << 60, 1.0).stops());
+  policy.trial_ended({5, hpt::TrialStatus::completed, std::int64_t{1} << 60});
+  CHECK(policy.medians.size() == 3);  // steps 5, 10 and 2^60
+}
+
+TEST_CASE("MedianStopping: a step reported twice, going back, below 1 or after the end is refused",
+          "[median]") {
+  hpt::MedianStopping policy{};
+  CHECK_FALSE(feed(policy, 0, 1, 1.0).stops());
+  CHECK_FALSE(feed(policy, 0, 2, 1.0).stops());
+  REQUIRE_THROWS_WITH(feed(policy, 0, 2, 1.0), Catch::Contains("trial 0") &&
+                                                   Catch::Contains("step 2 after step 2") &&
+                                                   Catch::Contains("reported twice"));
+  REQUIRE_THROWS_WITH(feed(policy, 0, 1, 1.0),
+                      Catch::Contains("step 1 after step 2") && Catch::Contains("must increase"));
+  REQUIRE_THROWS_WITH(feed(policy, 1, 0, 1.0), Catch::Contains("trial 1") &&
+                                                   Catch::Contains("step 0") &&
+                                                   Catch::Contains("count from 1"));
+  policy.trial_ended({0, hpt::TrialStatus::completed, 2});
+  REQUIRE_THROWS_WITH(feed(policy, 0, 3, 1.0),
+                      Catch::Contains("trial 0") && Catch::Contains("after it ended"));
 }
