@@ -61,6 +61,16 @@ Struct parameters_for(const TypedSpace<Struct>& space, const Config& config) {
 template <class Space>
 using ParametersOf = std::remove_cvref_t<decltype(parameters_for(std::declval<const Space&>(),
                                                                  std::declval<const Config&>()))>;
+/// @brief What a trainable's constructor or a factory is called with.
+template <class Space>
+using ParametersArgument = const ParametersOf<Space>&;
+
+/// @brief T has a step() that can be called (whatever it returns).
+template <class T>
+concept HasStep = requires(T& trainable) {
+  trainable.step();
+};
+
 /// @brief A factory's product as a unique_ptr, whether it returns the object or a pointer.
 template <class R>
 struct Made {
@@ -340,13 +350,34 @@ concept Space = std::same_as<S, SearchSpace> || requires {
   typename S::Hyperparameters;
 };
 
+/// @brief T can be made from each configuration of S: `T(const Config&)` for a SearchSpace,
+/// `T(const Struct&)` for a TypedSpace<Struct>.
+template <class T, class S>
+concept ConstructibleFromConfiguration = std::constructible_from<T, detail::ParametersArgument<S>>;
+
+/// @brief A factory tune() can call with each configuration of S; it returns the trainable by
+/// value or as a std::unique_ptr.
+template <class Factory, class S>
+concept TrainableFactory = std::invocable<Factory&, detail::ParametersArgument<S>>;
+
 /// @brief Tunes T, constructed from each configuration (`T(const Config&)`, or `T(const Struct&)`
 /// for a TypedSpace<Struct>), with the given strategy and stopping policy.
+///
+/// T is checked by static_asserts in the body rather than by constraints, so a trainer that is not
+/// a Trainable gets one message saying what is missing instead of a list of rejected overloads.
 template <class T, Space S, SearchStrategy Strategy, StoppingPolicy Policy = NoStopping,
           Observer... Observers>
-requires Trainable<T> && std::constructible_from < T, const detail::ParametersOf<S>
-& > Study tune(const S& space, const Strategy& strategy, Policy policy = {},
-               const StudyOptions& options = {}, Observers&&... observers) {
+Study tune(const S& space, const Strategy& strategy, Policy policy = {},
+           const StudyOptions& options = {}, Observers&&... observers) {
+  static_assert(detail::HasStep<T>,
+                "hpt::tune<T>: T has no step() that can be called: a trainer needs a member "
+                "`hpt::Metrics step()` (or one returning the objective as a number) that runs "
+                "one unit of budget");
+  static_assert(Trainable<T>,
+                "hpt::tune<T>: T::step() must return hpt::Metrics or a number (not bool)");
+  static_assert(ConstructibleFromConfiguration<T, S>,
+                "hpt::tune<T>: T needs a constructor from `const hpt::Config&` (or, for a "
+                "TypedSpace<Struct>, from `const Struct&`)");
   auto factory = [](const detail::ParametersOf<S>& parameters) {
     return std::make_unique<T>(parameters);
   };
@@ -355,11 +386,10 @@ requires Trainable<T> && std::constructible_from < T, const detail::ParametersOf
 
 /// @brief Tunes the trainables `factory` makes from each configuration (it may return the
 /// trainable by value or as a std::unique_ptr).
-template <Space S, class Factory, SearchStrategy Strategy, StoppingPolicy Policy = NoStopping,
-          Observer... Observers>
-requires std::invocable < Factory&, const detail::ParametersOf<S>
-& > Study tune(const S& space, Factory&& factory, const Strategy& strategy, Policy policy = {},
-               const StudyOptions& options = {}, Observers&&... observers) {
+template <Space S, TrainableFactory<S> Factory, SearchStrategy Strategy,
+          StoppingPolicy Policy = NoStopping, Observer... Observers>
+Study tune(const S& space, Factory&& factory, const Strategy& strategy, Policy policy = {},
+           const StudyOptions& options = {}, Observers&&... observers) {
   return detail::run_study(space, factory, strategy, std::move(policy), options, observers...);
 }
 
