@@ -52,7 +52,13 @@ int main(int argc, char** argv) {
   const auto study = hpt::tune(
       space, make_trainer, strategy,
       hpt::Patience{.patience = 5, .min_delta = 1e-4} | hpt::Divergence{},
-      {.direction = hpt::minimize, .seed = 42, .name = "digits MLP", .checkpoint_paused = true},
+      // Early stopping on the validation loss, and each trial's best epoch as its result (Keras's
+      // restore_best_weights; Hyperband then ranks its rungs by the best epoch so far too).
+      {.direction = hpt::minimize,
+       .seed = 42,
+       .result = hpt::TrialResult::best_step,
+       .name = "digits MLP",
+       .checkpoint_paused = true},
       reporter);
 
   std::cout << '\n' << study.status_summary() << " in " << study.wall_seconds() << " s\n\n";
