@@ -82,6 +82,19 @@ def optuna_by_schedule(reports):
     return table
 
 
+def blas_text(report):
+    """The BLAS of an optuna_overhead.py report (unused by these studies, recorded anyway)."""
+    blas = report.get("blas")
+    if blas is None:
+        return "BLAS not recorded"
+    libraries = [pathlib.Path(path).name for path in blas["libraries"] if "lapack" not in path
+                 and "scipy" not in path]
+    openblas = blas.get("openblas")
+    kernel = f", OpenBLAS kernel {openblas['core']}" if openblas else ""
+    return (f"BLAS loaded with numpy and scipy: {', '.join(libraries) or 'none'}{kernel} "
+            "(kernel-independent: these studies do no matrix products)")
+
+
 def number(value, digits=1):
     if value is None:
         return "-"
@@ -173,7 +186,8 @@ def main():
     print(f"hpt: {context.get('compiler', '?')}, {context.get('assertions', '?')}, "
           f"load average {context.get('load_avg', '?')} at the start of the run")
     print(f"Optuna {optuna_reports[0]['optuna_version']}, Python "
-          f"{optuna_reports[0]['python']}, {optuna_reports[0]['storage']} storage")
+          f"{optuna_reports[0]['python']}, {optuna_reports[0]['storage']} storage, "
+          f"{blas_text(optuna_reports[0])}")
 
     print("\nMarkdown:\n")
     print("| " + " | ".join(header) + " |")

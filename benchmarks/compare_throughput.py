@@ -19,6 +19,11 @@ size.
 A value marked * was measured while the process did not have a core to itself: for one thread,
 the chosen repetition's CPU time was below 90 % of its wall time (the machine is shared).
 
+PyTorch's OpenBLAS kernel (pytorch_throughput.py's "openblas" record) is named in every table's
+header and the plot's title. A --pytorch-json file whose kernel was not checked against the CPU,
+does not match it, or differs from another file's is refused: exit status 1, no table printed
+(a comparison against a mismatched kernel flatters hpt). --reference-json files are not checked.
+
 The plot (matplotlib, Agg): samples/s against minibatch size, log-log, hpt solid and PyTorch
 dashed, training and inference in each panel, one panel per model; the 1-thread figure is written
 to --plot and every other thread count T to the same name with _{T}threads appended.
@@ -113,6 +118,20 @@ def blas_name(report):
     return pathlib.Path(libraries[-1]).name if libraries else "?"
 
 
+def openblas_kernel(report, path):
+    """The OpenBLAS kernel a pytorch_throughput.py report ran on; exits (refuses the comparison)
+    unless that kernel was checked in the benchmark process and is one accepted for the CPU."""
+    openblas = report.get("openblas") or {}
+    core = openblas.get("core")
+    accepted = [name.lower() for name in openblas.get("accepted") or []]
+    if openblas.get("check") != "matched" or not core or core.lower() not in accepted:
+        sys.exit(f"refused: {path}: PyTorch ran on the OpenBLAS kernel {core or 'unknown'}, "
+                 f"check {openblas.get('check', 'not recorded')!r}, accepted for the CPU: "
+                 f"{' '.join(openblas.get('accepted') or []) or 'unknown'}. Measure again with "
+                 "benchmarks/run_throughput.sh, which forces the kernel that matches the CPU.")
+    return core
+
+
 def number(value, digits=1):
     if value is None:
         return "-"
@@ -127,14 +146,14 @@ def busy_mark(row, threads):
     return "*" if threads == 1 and row["cpu_over_wall"] < BUSY else ""
 
 
-def table(model, mode, threads, hpt, torch, reference, hpt_gemm, torch_gemm):
+def table(model, mode, threads, hpt, torch, reference, hpt_gemm, torch_gemm, kernel):
     header = ["minibatch", "hpt samples/s", "PyTorch samples/s", "hpt / PyTorch",
               "hpt GFLOP/s", "hpt / Eigen GEMM peak", "PyTorch GFLOP/s",
               "PyTorch / its GEMM peak"]
     if reference:
         header.append("PyTorch, reference BLAS, samples/s")
     lines = [f"**{TITLES[model]}, {MODE_NAMES[mode]}, {threads} thread"
-             f"{'s' if threads > 1 else ''}**", "",
+             f"{'s' if threads > 1 else ''}; PyTorch on OpenBLAS, {kernel} kernel**", "",
              "| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
     ratios = []
     batches = sorted(b for (m, o, b) in hpt if (m, o) == (model, mode))
@@ -164,7 +183,7 @@ def table(model, mode, threads, hpt, torch, reference, hpt_gemm, torch_gemm):
     return lines, ratios
 
 
-def plot(path, threads, hpt, torch):
+def plot(path, threads, hpt, torch, kernel):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -188,8 +207,8 @@ def plot(path, threads, hpt, torch):
         axis.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("samples / s (wall clock)")
     axes[0].legend(fontsize=8)
-    figure.suptitle(f"hpt (Eigen, solid) vs PyTorch (dashed), float32, CPU, {threads} thread"
-                    f"{'s' if threads > 1 else ''}")
+    figure.suptitle(f"hpt (Eigen, solid) vs PyTorch (OpenBLAS {kernel} kernel, dashed), float32, "
+                    f"CPU, {threads} thread{'s' if threads > 1 else ''}")
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -213,9 +232,15 @@ def main():
         report = load(path)
         merge(hpt, *hpt_results(report), report["context"])
     torch = {}
+    kernels = {}
     for path in arguments.pytorch_json:
         report = load(path)
+        kernels.setdefault(openblas_kernel(report, path), []).append(path)
         merge(torch, *pytorch_results(report), report)
+    if len(kernels) > 1:
+        sys.exit("refused: the PyTorch results ran on different OpenBLAS kernels: " +
+                 "; ".join(f"{core} ({', '.join(paths)})" for core, paths in kernels.items()))
+    kernel = next(iter(kernels))
     slow = {}
     for path in arguments.reference_json:
         report = load(path)
@@ -228,7 +253,8 @@ def main():
     out.append("Large GEMM (n x n times n x n, float32), GFLOP/s, best repetition, same run; the "
                "best size of each column is the peak used below:\n")
     out.append("| n | " + " | ".join(f"Eigen (hpt's flags), {t} thread{'s' if t > 1 else ''} | "
-                                      f"PyTorch torch.mm, {t} thread{'s' if t > 1 else ''}"
+                                      f"PyTorch torch.mm (OpenBLAS {kernel}), {t} thread"
+                                      f"{'s' if t > 1 else ''}"
                                       for t in sorted(hpt)) + " |")
     out.append("|---:|" + "---:|---:|" * len(hpt))
     sizes = sorted({n for t in hpt for n in hpt[t][1]} | {n for t in torch for n in torch[t][1]})
@@ -247,7 +273,7 @@ def main():
             for mode in MODES:
                 lines, ratios = table(model, mode, threads, rows, torch_rows,
                                       reference.get(threads), max(gemm.values(), default=None),
-                                      max(torch_gemm.values(), default=None))
+                                      max(torch_gemm.values(), default=None), kernel)
                 out += lines + [""]
                 if ratios:
                     summary.append((model, mode, threads, min(ratios), statistics.median(ratios),
@@ -269,11 +295,16 @@ def main():
         report = torch[threads][2]
         load_start = ", ".join(f"{x:.2f}" for x in report.get("load_avg_start", []))
         load_end = ", ".join(f"{x:.2f}" for x in report.get("load_avg_end", []))
+        openblas = report["openblas"]
         out.append(f"- PyTorch {report['torch_version']}, {threads} thread(s), BLAS "
-                   f"{blas_name(report)}; load average {load_start} at start, {load_end} "
-                   f"at end (first file)")
+                   f"{blas_name(report)}, kernel {openblas['core']} (OPENBLAS_CORETYPE="
+                   f"{openblas.get('coretype_env') or 'unset'}; accepted for this CPU: "
+                   f"{' '.join(openblas['accepted'])}); load average {load_start} at start, "
+                   f"{load_end} at end (first file)")
     for threads, (_, gemm, report) in sorted(slow.items()):
-        out.append(f"- PyTorch on {blas_name(report)} (last column), {threads} thread(s): "
+        core = (report.get("openblas") or {}).get("core")
+        out.append(f"- PyTorch on {blas_name(report)} (last column"
+                   f"{f', OpenBLAS kernel {core}' if core else ''}), {threads} thread(s): "
                    f"torch.mm peak {number(max(gemm.values(), default=None), 1)} GFLOP/s")
     text = "\n".join(out)
     print(text)
@@ -285,7 +316,7 @@ def main():
         for threads in sorted(hpt):
             path = base if threads == 1 else base.with_name(f"{base.stem}_{threads}threads"
                                                               f"{base.suffix}")
-            plot(path, threads, hpt[threads][0], torch.get(threads, ({},))[0])
+            plot(path, threads, hpt[threads][0], torch.get(threads, ({},))[0], kernel)
             print(f"plot: {path}", file=sys.stderr)
 
 

@@ -17,6 +17,13 @@ larger trial counts are skipped when the run would exceed --time-limit seconds, 
 two counts before it (or linearly from one), and a study still running at the limit is stopped;
 the prediction is printed instead, marked "extrapolated" or "partial" (with the trials actually
 run). Nothing is extrapolated silently.
+
+BLAS: importing Optuna imports numpy and scipy, which load the system's libblas.so.3, but these
+studies (RandomSampler, the pruners, a trivial objective) do no matrix products: Optuna's time
+per trial was the same within noise on the reference BLAS and on OpenBLAS with its SkylakeX or
+Prescott kernel. So no kernel is forced here; the BLAS libraries loaded and, if one is OpenBLAS,
+its kernel are recorded under "blas" (a sampler that does use BLAS, such as TPE, would need the
+pinning of benchmarks/run_throughput.sh).
 """
 
 import argparse
@@ -29,6 +36,8 @@ import sys
 import time
 
 import optuna
+
+from openblas_info import mapped_blas_libraries, openblas_info
 
 STEPS = 27
 MINIBATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -124,6 +133,7 @@ def main():
         "python": platform.python_version(),
         "storage": "in-memory",
         "sampler": "RandomSampler(seed=42)",
+        "blas": {"libraries": mapped_blas_libraries(), "openblas": openblas_info()},
         "objective_alone_us_per_trial": objective_alone(10000) / 10000 * 1e6,
         "results": results,
     }

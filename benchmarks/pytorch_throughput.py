@@ -24,19 +24,32 @@ Which BLAS library torch's matrix products use depends on the system: Debian's p
 links libblas.so.3, which is the netlib reference BLAS unless an optimised one is installed or
 put first on LD_LIBRARY_PATH (benchmarks/run_throughput.sh does the latter with OpenBLAS). The
 library actually loaded is recorded under "blas_library".
+
+OpenBLAS's kernel: OpenBLAS chooses it when it is loaded, from the CPU model, and on a model it
+does not know it can fall back to an old one that runs torch.mm several times slower. Before
+measuring, this script asks the loaded OpenBLAS which kernel it runs (openblas_get_corename, via
+ctypes) and has benchmarks/openblas_kernel.sh check it against the CPU's instruction sets (or
+HPT_OPENBLAS_CORETYPE); a mismatch, or a BLAS that is not OpenBLAS, is refused: exit status 1,
+nothing measured (--openblas-check off skips the check, for the reference-BLAS run). Set
+OPENBLAS_CORETYPE to `benchmarks/openblas_kernel.sh coretype` to get the right kernel. The kernel,
+OpenBLAS's configuration string and the check are recorded under "openblas".
 """
 
 import argparse
 import json
 import math
 import os
+import pathlib
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
 import torch
 from torch import nn
+
+from openblas_info import mapped_blas_libraries, openblas_info
 
 INPUTS, HIDDEN, CLASSES = 784, 256, 10
 RNN_INPUT, RNN_HIDDEN, RNN_TIME = 32, 128, 32
@@ -158,13 +171,38 @@ def gemm_step(n):
 
 def blas_library():
     """The BLAS shared library mapped into this process (torch's libblas.so.3 provider)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "blas" in line.lower()}
-    except OSError:
-        return "unknown"
-    resolved = sorted({os.path.realpath(p) for p in paths if p.startswith("/")})
-    return ", ".join(resolved) or "none"
+    return ", ".join(mapped_blas_libraries()) or "none"
+
+
+KERNEL_HELPER = pathlib.Path(__file__).resolve().parent / "openblas_kernel.sh"
+
+
+def check_openblas(enabled):
+    """The "openblas" record of the report; exits with status 1 when the check is enabled and the
+    kernel does not match the CPU (benchmarks/openblas_kernel.sh decides)."""
+    info = openblas_info()
+    record = dict(info or {"core": None}, check="not checked", accepted=None)
+    accepted = subprocess.run(["bash", str(KERNEL_HELPER), "accepted"], capture_output=True,
+                              text=True)
+    if accepted.returncode == 0:
+        record["accepted"] = accepted.stdout.split()
+    if not enabled:
+        print(f"OpenBLAS kernel: {record['core'] or 'none (not OpenBLAS)'}, not checked",
+              file=sys.stderr)
+        return record
+    if info is None:
+        sys.exit(f"refused: PyTorch's BLAS is not OpenBLAS ({blas_library()}), so its kernel "
+                 "cannot be checked; put OpenBLAS first on LD_LIBRARY_PATH "
+                 "(benchmarks/run_throughput.sh does) or pass --openblas-check off")
+    check = subprocess.run(["bash", str(KERNEL_HELPER), "check", info["core"]],
+                           capture_output=True, text=True)
+    if check.returncode != 0:
+        sys.stderr.write(check.stderr)
+        sys.exit(1)
+    record.update(check="matched", check_message=check.stdout.strip())
+    print(f"{check.stdout.strip()}; {info['config']}; OPENBLAS_CORETYPE="
+          f"{info['coretype_env'] or '(unset)'}", file=sys.stderr)
+    return record
 
 
 def main():
@@ -182,8 +220,16 @@ def main():
                         help="sizes n of the GEMMs (none: no GEMM); the best is the peak")
     parser.add_argument("--label", default="", help="free text stored in the output")
     parser.add_argument("--output", help="JSON file (default: stdout)")
+    parser.add_argument("--openblas-check", choices=["on", "off"], default="on",
+                        help="refuse to measure unless the BLAS is OpenBLAS running the kernel "
+                        "that matches the CPU (default on)")
+    parser.add_argument("--check-openblas-only", action="store_true",
+                        help="only check (and print) OpenBLAS's kernel, measure nothing")
     arguments = parser.parse_args()
 
+    openblas = check_openblas(arguments.openblas_check == "on")
+    if arguments.check_openblas_only:
+        return
     torch.set_num_threads(arguments.threads)
     torch.set_grad_enabled(True)
     report = {
@@ -192,6 +238,8 @@ def main():
         "torch_version": torch.__version__,
         "python": platform.python_version(),
         "blas_library": None,
+        "openblas": openblas,
+        "torch_config": torch.__config__.show(),
         "parallel_info": torch.__config__.parallel_info(),
         "mkldnn_enabled": torch.backends.mkldnn.is_available(),
         "min_time": arguments.min_time,
@@ -225,6 +273,9 @@ def main():
                 print(f"{name:4} {mode:5} batch {batch:3}: {batch / per_step:12,.1f} samples/s "
                       f"{batch * flop / per_step / 1e9:7.2f} GFLOP/s", file=sys.stderr)
     report["blas_library"] = blas_library()
+    if openblas["core"] is not None:
+        # OpenBLAS's own thread count after the runs (its OpenMP build follows torch's).
+        openblas["num_threads_at_end"] = (openblas_info() or {}).get("num_threads")
     report["load_avg_end"] = list(os.getloadavg())
     report["seconds"] = time.time() - started
     text = json.dumps(report, indent=2)

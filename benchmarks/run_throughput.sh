@@ -22,6 +22,16 @@
 # LD_LIBRARY_PATH for PyTorch's runs only. A short run on the system's own BLAS (1 thread,
 # minibatch 1, 16, 256) is added as the last column; HPT_THROUGHPUT_REFERENCE=0 skips it.
 #
+# OpenBLAS's kernel: OpenBLAS 0.3.21 picks it from the CPU model and, on a model it does not know,
+# can fall back to an old one (Prescott: torch.mm at 26 instead of 151 GFLOP/s on an AVX-512
+# machine), which would make every ratio flatter hpt. So benchmarks/openblas_kernel.sh derives the
+# kernel from the CPU's flags (SkylakeX for AVX-512, Haswell for AVX2 and FMA, ...; override with
+# HPT_OPENBLAS_CORETYPE), the PyTorch commands alone run with OPENBLAS_CORETYPE set to it and
+# OPENBLAS_L2_SIZE unset, and every PyTorch process checks the kernel it actually loaded
+# (openblas_get_corename) and refuses to measure on a mismatch; so does a check before the build.
+# The kernel is in the tables, run_info.txt and the JSON, and compare_throughput.py refuses
+# PyTorch results whose kernel was not checked or does not match.
+#
 # The machine may be shared and its speed varies by tens of percent from minute to minute, so the
 # whole measurement is made in HPT_THROUGHPUT_ROUNDS rounds (default 2), each measuring every
 # model with hpt and then PyTorch, for 1 then 2 threads; each run has HPT_THROUGHPUT_REPETITIONS
@@ -42,9 +52,25 @@ out="$build/throughput"
 binary="$build/benchmarks/hpt_bench_model_throughput"
 
 cd "$root"
-cmake --preset "$preset" >/dev/null
-cmake --build "$build" --target hpt_bench_model_throughput -j2
-mkdir -p "$out"
+
+# PyTorch's side needs Debian's python3-torch, and the plots matplotlib.
+installed() { [[ "$(dpkg -s "$1" 2>/dev/null)" == *"Status: install ok installed"* ]]; }
+missing=()
+for package in python3-torch python3-matplotlib; do
+  installed "$package" || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  if ((EUID != 0)); then
+    echo "run_throughput.sh: install ${missing[*]} (apt-get, as root) first" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" </dev/null
+fi
+
+# The OpenBLAS kernel for PyTorch's runs (fails here on a bad HPT_OPENBLAS_CORETYPE).
+openblas_core="$(bash benchmarks/openblas_kernel.sh coretype)"
 
 # OpenBLAS for PyTorch, unpacked once and shared by every preset.
 openblas="$root/build/openblas-openmp"
@@ -53,19 +79,39 @@ if [[ ! -e "$openblas_lib/libblas.so.3" ]]; then
   download="$(mktemp -d)"
   if (cd "$download" && apt-get download libopenblas0-openmp >/dev/null 2>&1); then
     dpkg -x "$download"/libopenblas0-openmp_*.deb "$openblas"
-  else
-    echo "warning: could not download libopenblas0-openmp; PyTorch runs on the system BLAS" >&2
   fi
   rm -rf "$download"
 fi
-pytorch_library_path="${LD_LIBRARY_PATH:-}"
-[[ -e "$openblas_lib/libblas.so.3" ]] && pytorch_library_path="$openblas_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if [[ ! -e "$openblas_lib/libblas.so.3" ]]; then
+  # The reference BLAS is 40 times slower than OpenBLAS: no comparison rather than a flattering one.
+  echo "run_throughput.sh: could not download libopenblas0-openmp; refusing to compare against" \
+    "PyTorch on the system's reference BLAS" >&2
+  exit 1
+fi
+# Every PyTorch command runs under this: OpenBLAS first, its kernel forced, and OPENBLAS_L2_SIZE
+# unset (OpenBLAS 0.3.28 and later size their blocks from it; 0.3.21 ignores it). hpt's runs do
+# not get it.
+pytorch_env=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$openblas_core"
+  LD_LIBRARY_PATH="$openblas_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+# Before anything is built or measured: the kernel OpenBLAS actually loads must match the CPU.
+openblas_check="$("${pytorch_env[@]}" "$python" benchmarks/pytorch_throughput.py \
+  --check-openblas-only 2>&1)" || {
+  echo "$openblas_check" >&2
+  exit 1
+}
+echo "$openblas_check" >&2
+
+cmake --preset "$preset" >/dev/null
+cmake --build "$build" --target hpt_bench_model_throughput -j2
+mkdir -p "$out"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git rev-parse HEAD) ($(git status --porcelain --untracked-files=no -- include | wc -l) modified files under include/)"
   echo "preset: $preset"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
+  echo "PyTorch's OpenBLAS: OPENBLAS_CORETYPE=$openblas_core, OPENBLAS_L2_SIZE unset;" \
+    "$openblas_check"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/run_info.txt"
 
@@ -115,10 +161,10 @@ for round in $(seq "$rounds"); do
       else
         selection=(--models "$model" --gemm)
       fi
-      LD_LIBRARY_PATH="$pytorch_library_path" OMP_NUM_THREADS=$threads \
+      "${pytorch_env[@]}" OMP_NUM_THREADS=$threads \
         "$python" benchmarks/pytorch_throughput.py --threads "$threads" "${selection[@]}" \
         --min-time "$min_time" --repetitions "$repetitions" \
-        --label "OpenBLAS via LD_LIBRARY_PATH" --output "$json"
+        --label "OpenBLAS ($openblas_core forced) via LD_LIBRARY_PATH" --output "$json"
       pytorch_json+=("$json")
     done
   done
@@ -127,7 +173,9 @@ done
 reference=()
 if [[ "${HPT_THROUGHPUT_REFERENCE:-1}" != 0 ]]; then
   wait_for_idle "PyTorch on the system BLAS, 1 thread"
-  OMP_NUM_THREADS=1 "$python" benchmarks/pytorch_throughput.py --threads 1 --batches 1 16 256 \
+  # The system's BLAS on purpose (not checked); pinned too in case it is an OpenBLAS.
+  env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$openblas_core" OMP_NUM_THREADS=1 \
+    "$python" benchmarks/pytorch_throughput.py --threads 1 --batches 1 16 256 --openblas-check off \
     --min-time "$min_time" --repetitions 1 --label "system libblas.so.3" \
     --output "$out/pytorch_system_blas_1threads.json"
   reference=(--reference-json "$out/pytorch_system_blas_1threads.json")
