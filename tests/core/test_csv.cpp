@@ -46,7 +46,7 @@ TEST_CASE("a study survives a CSV round trip", "[csv]") {
 TEST_CASE("malformed CSV gets errors that name the line and column", "[csv]") {
   const std::string header =
       "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,"
-      "direction,x\n";
+      "direction,result_rule,x\n";
   auto read = [](const std::string& text) {
     std::istringstream in(text);
     return hpt::read_csv(in);
@@ -54,19 +54,22 @@ TEST_CASE("malformed CSV gets errors that name the line and column", "[csv]") {
   REQUIRE_THROWS_WITH(read(""), Catch::Contains("empty"));
   REQUIRE_THROWS_WITH(read("trial,state\n"),
                       Catch::Contains("column 2") && Catch::Contains("status"));
-  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize\n"),
-                      Catch::Contains("line 2") && Catch::Contains("11 cells"));
+  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,last_step\n"),
+                      Catch::Contains("line 2") && Catch::Contains("12 cells"));
   REQUIRE_THROWS_WITH(
-      read(header + "0,completed,0,0,one,0.5,1,0.0,\"\",\"\",minimize,1.0\n"),
+      read(header + "0,completed,0,0,one,0.5,1,0.0,\"\",\"\",minimize,last_step,1.0\n"),
       Catch::Contains("line 2") && Catch::Contains("resource") && Catch::Contains("one"));
-  REQUIRE_THROWS_WITH(read(header + "0,finished,0,0,1,0.5,1,0.0,\"\",\"\",minimize,1.0\n"),
-                      Catch::Contains("finished"));
-  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,1.0x\n"),
-                      Catch::Contains("column \"x\"") && Catch::Contains("1.0x"));
+  REQUIRE_THROWS_WITH(
+      read(header + "0,finished,0,0,1,0.5,1,0.0,\"\",\"\",minimize,last_step,1.0\n"),
+      Catch::Contains("finished"));
+  REQUIRE_THROWS_WITH(
+      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,last_step,1.0x\n"),
+      Catch::Contains("column \"x\"") && Catch::Contains("1.0x"));
   REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"open\n"),
                       Catch::Contains("quote"));
-  REQUIRE_THROWS_WITH(read(header + "1,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,1.0\n"),
-                      Catch::Contains("trial id 1"));
+  REQUIRE_THROWS_WITH(
+      read(header + "1,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,last_step,1.0\n"),
+      Catch::Contains("trial id 1"));
 }
 
 namespace {
@@ -98,7 +101,7 @@ TEST_CASE("a maximize study keeps its direction through CSV: best() is still the
   CHECK(loaded.leaderboard() == study.leaderboard());
 }
 
-TEST_CASE("read_csv refuses a file that does not say its direction, or says two", "[csv]") {
+TEST_CASE("read_csv refuses a file that does not say its direction or rule, or says two", "[csv]") {
   auto read = [](const std::string& text) {
     std::istringstream in(text);
     return hpt::read_csv(in);
@@ -110,14 +113,40 @@ TEST_CASE("read_csv refuses a file that does not say its direction, or says two"
                           Catch::Contains("best trial cannot be known"));
   const std::string header =
       "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,"
-      "direction,x\n";
+      "direction,result_rule,x\n";
   REQUIRE_THROWS_WITH(
-      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",upwards,1.0\n"),
+      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",upwards,last_step,1.0\n"),
       Catch::Contains("line 2") && Catch::Contains("direction") && Catch::Contains("upwards"));
-  REQUIRE_THROWS_WITH(read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",maximize,1.0\n" +
-                           "1,completed,0,0,1,0.7,1,0.0,\"\",\"\",minimize,0.2\n"),
-                      Catch::Contains("line 3") && Catch::Contains("\"minimize\"") &&
-                          Catch::Contains("\"maximize\""));
+  REQUIRE_THROWS_WITH(
+      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",maximize,last_step,1.0\n" +
+           "1,completed,0,0,1,0.7,1,0.0,\"\",\"\",minimize,last_step,0.2\n"),
+      Catch::Contains("line 3") && Catch::Contains("\"minimize\"") &&
+          Catch::Contains("\"maximize\""));
+  REQUIRE_THROWS_WITH(
+      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",maximize,last_step,1.0\n" +
+           "1,completed,0,0,1,0.7,1,0.0,\"\",\"\",maximize,best_step,0.2\n"),
+      Catch::Contains("line 3") && Catch::Contains("result_rule") &&
+          Catch::Contains("\"best_step\" where earlier rows say \"last_step\""));
+  REQUIRE_THROWS_WITH(
+      read(header + "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",maximize,first_step,1.0\n"),
+      Catch::Contains("line 2") && Catch::Contains("result_rule") && Catch::Contains("first_step"));
+  // An older file whose first parameter is called "direction" (quoted, as parameter names are).
+  REQUIRE_THROWS_WITH(
+      read("trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,"
+           "\"direction\"\n0,completed,0,0,1,0.5,1,0.0,\"\",\"\",\"up\"\n"),
+      Catch::Contains("column 11") && Catch::Contains("best trial cannot be known"));
   const auto empty = read(header);
   CHECK(empty.trials().empty());
+}
+
+TEST_CASE("a best_step study keeps its result rule through CSV", "[csv]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
+  const auto study = hpt::tune<Identity>(space, hpt::RandomSearch{.trials = 5}, hpt::NoStopping{},
+                                         {.result = hpt::TrialResult::best_step});
+  std::stringstream csv;
+  hpt::write_csv(study, csv);
+  const auto loaded = hpt::read_csv(csv);
+  CHECK(loaded.options().result == hpt::TrialResult::best_step);
+  CHECK(loaded.direction() == hpt::minimize);
+  CHECK(loaded.best().id == study.best().id);
 }

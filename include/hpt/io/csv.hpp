@@ -3,10 +3,11 @@
 /// @brief A study as CSV, one row per trial, and back.
 ///
 /// Columns: trial, status, bracket, rung, resource, result, result_step, wall_seconds,
-/// stopped_by, reason, direction, then one column per parameter (named after it; empty where the
-/// parameter was inactive). Every row carries the study's direction ("minimize" or "maximize"), so
+/// stopped_by, reason, direction, result_rule, then one column per parameter (named after it;
+/// empty where the parameter was inactive). Every row carries the study's direction ("minimize"
+/// or "maximize") and its result rule ("last_step" or "best_step", which step `result` is), so
 /// that the file alone says which result is best and each row stands alone in a spreadsheet or a
-/// data frame; read_csv restores it and refuses a file without it. Strings are always quoted so
+/// data frame; read_csv restores both and refuses a file without them. Strings are always quoted so
 /// that "1" (a string) and 1 (an integer) stay apart; reals always have a '.' or an exponent. The
 /// CSV keeps each trial's result, not its whole learning curve: use JSON Lines (<hpt/io/json.hpp>)
 /// for curves.
@@ -28,6 +29,7 @@
 #include "hpt/direction.hpp"
 #include "hpt/study.hpp"
 #include "hpt/trial.hpp"
+#include "hpt/trial_result.hpp"
 #include "hpt/value.hpp"
 
 namespace hpt {
@@ -131,8 +133,8 @@ inline TrialStatus parse_status(std::string_view text) {
 }
 
 inline constexpr std::string_view csv_fixed_columns[] = {
-    "trial",       "status",       "bracket",    "rung",   "resource", "result",
-    "result_step", "wall_seconds", "stopped_by", "reason", "direction"};
+    "trial",       "status",       "bracket",    "rung",   "resource",  "result",
+    "result_step", "wall_seconds", "stopped_by", "reason", "direction", "result_rule"};
 
 }  // namespace detail
 
@@ -156,7 +158,8 @@ inline void write_csv(const Study& study, std::ostream& out) {
     out << t.id << ',' << to_string(t.status) << ',' << t.bracket << ',' << t.rung << ','
         << t.resource << ',' << format_real(t.result()) << ',' << t.result_step() << ','
         << format_real(t.wall_seconds) << ',' << detail::csv_quote(t.stopped_by) << ','
-        << detail::csv_quote(t.reason) << ',' << to_string(study.direction());
+        << detail::csv_quote(t.reason) << ',' << to_string(study.direction()) << ','
+        << to_string(study.options().result);
     for (const auto& name : parameters) {
       out << ',';
       if (const Value* value = t.config.find(name)) out << detail::csv_cell(*value);
@@ -165,22 +168,23 @@ inline void write_csv(const Study& study, std::ostream& out) {
   }
 }
 
-/// @brief Reads a study written by write_csv: its trials and its direction (so best() and the
-/// leaderboard rank as the original study did). Each trial's curve holds its result step only;
-/// the study's name and seed are not in the CSV (JSON Lines keeps the whole study). Throws
-/// std::invalid_argument or std::runtime_error naming the line and column on bad input, and for a
-/// file without the direction column or with rows that disagree on it.
+/// @brief Reads a study written by write_csv: its trials, its direction and its result rule (so
+/// best() and the leaderboard rank as the original study did). Each trial's curve holds its
+/// result step only; the study's name and seed are not in the CSV (JSON Lines keeps the whole
+/// study). Throws std::invalid_argument or std::runtime_error naming the line and column on bad
+/// input, and for a file without the direction column or with rows that disagree on a study-level
+/// column.
 inline Study read_csv(std::istream& in) {
-  StudyOptions options;
-  std::vector<Trial> trials;
   std::vector<std::string> header, cells;
   std::vector<bool> quoted;
   std::size_t line = 1;
   if (!detail::read_csv_record(in, header, quoted, line))
     throw std::invalid_argument("hpt::read_csv: the input is empty");
   const std::size_t fixed = std::size(detail::csv_fixed_columns);
+  // Fixed columns are written unquoted and parameter names quoted, so an older file whose first
+  // parameter is called "direction" is not mistaken for the new layout.
   for (std::size_t i = 0; i < fixed; ++i)
-    if (i >= header.size() || header[i] != detail::csv_fixed_columns[i]) {
+    if (i >= header.size() || header[i] != detail::csv_fixed_columns[i] || quoted[i]) {
       if (detail::csv_fixed_columns[i] == "direction")
         throw std::invalid_argument(
             "hpt::read_csv: line 1: column " + std::to_string(i + 1) +
@@ -190,7 +194,7 @@ inline Study read_csv(std::istream& in) {
       throw std::invalid_argument("hpt::read_csv: line 1: column " + std::to_string(i + 1) +
                                   " must be \"" + std::string(detail::csv_fixed_columns[i]) + "\"");
     }
-  std::optional<Direction> direction;
+  std::optional<Study> study;  // made at the first row, which says the direction and the rule
   std::size_t record_line = line;
   while (detail::read_csv_record(in, cells, quoted, line)) {
     if (cells.size() == 1 && cells[0].empty() && !quoted[0]) {
@@ -209,6 +213,27 @@ inline Study read_csv(std::istream& in) {
                                     "\" is not an integer");
       return v.as<std::int64_t>();
     };
+    // A study-level column: parsed on every row, and every row must agree with the first.
+    auto study_level = [&](std::size_t column, auto parse, auto first_value) {
+      try {
+        const auto value = parse(cells[column]);
+        if (study && value != first_value(*study))
+          throw std::invalid_argument("\"" + cells[column] + "\" where earlier rows say \"" +
+                                      std::string(to_string(first_value(*study))) + "\"");
+        return value;
+      } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
+                                    ", column \"" + header[column] + "\": " + error.what());
+      }
+    };
+    const Direction direction = study_level(
+        10, [](const std::string& text) { return parse_direction(text); },
+        [](const Study& s) { return s.direction(); });
+    const TrialResult rule = study_level(
+        11, [](const std::string& text) { return parse_trial_result(text); },
+        [](const Study& s) { return s.options().result; });
+    if (!study) study.emplace(StudyOptions{.direction = direction, .result = rule});
+
     Trial trial;
     trial.id = static_cast<std::size_t>(integer(0));
     trial.status = detail::parse_status(cells[1]);
@@ -220,36 +245,21 @@ inline Study read_csv(std::istream& in) {
     trial.wall_seconds = detail::parse_csv_number(cells[7], record_line, header[7]);
     trial.stopped_by = cells[8];
     trial.reason = cells[9];
-    const Direction row_direction = [&] {
-      try {
-        return parse_direction(cells[10]);
-      } catch (const std::invalid_argument& error) {
-        throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
-                                    ", column \"direction\": " + error.what());
-      }
-    }();
-    if (direction && *direction != row_direction)
-      throw std::invalid_argument(
-          "hpt::read_csv: line " + std::to_string(record_line) + ", column \"direction\": \"" +
-          cells[10] + "\" where earlier rows say \"" + std::string(to_string(*direction)) + "\"");
-    direction = row_direction;
     if (result_step > 0) trial.curve.push_back({result_step, result, {}});
     for (std::size_t column = fixed; column < header.size(); ++column)
       if (!cells[column].empty() || quoted[column])
         trial.config.set(header[column], detail::parse_csv_value(cells[column], quoted[column],
                                                                  record_line, header[column]));
-    if (trial.id != trials.size())
-      throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
-                                  ": trial id " + std::to_string(trial.id) + " where " +
-                                  std::to_string(trials.size()) + " was expected");
-    trials.push_back(std::move(trial));
+    try {
+      study->add_trial(std::move(trial));
+    } catch (const std::invalid_argument& error) {
+      throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) + ": " +
+                                  error.what());
+    }
     record_line = line;
   }
-  // A file with no rows says no direction; with no trial to rank, minimize is as good as any.
-  options.direction = direction.value_or(Direction::minimize);
-  Study study(std::move(options));
-  for (auto& trial : trials) study.add_trial(std::move(trial));
-  return study;
+  // A file with no rows says no direction; with no trial to rank, the defaults are as good as any.
+  return study ? std::move(*study) : Study{};
 }
 
 }  // namespace hpt
