@@ -273,3 +273,39 @@ TEST_CASE("MedianStopping: a step reported twice, going back, below 1 or after t
   REQUIRE_THROWS_WITH(feed(policy, 0, 3, 1.0),
                       Catch::Contains("trial 0") && Catch::Contains("after it ended"));
 }
+
+TEST_CASE("MedianStopping: a step missing from the dense run is found by search, not by index",
+          "[median]") {
+  // References report steps 1, 2, 4 and 5 (not 3): medians[3] holds step 5, not step 4.
+  //   step 4: references 0.5, 1.0, 2.0 -> running averages over their reports 1..4
+  //   (all constant, so the averages are the values) -> median 1.0; step 5: 10, 10, 10 at step 5
+  //   pull the averages up: trial 0: (4 x 0.5 + 10) / 5 = 2.4, trial 1: 2.8, trial 2: 3.6 -> 2.8.
+  hpt::MedianStopping policy{.startup_trials = 3};
+  const double level[] = {0.5, 1.0, 2.0};
+  for (std::size_t trial = 0; trial < 3; ++trial) {
+    for (const std::int64_t step : {1, 2, 4}) (void)feed(policy, trial, step, level[trial]);
+    (void)feed(policy, trial, 5, 10.0);
+    policy.trial_ended({trial, hpt::TrialStatus::completed, 5});
+  }
+  REQUIRE(policy.medians.size() == 4);
+  CHECK(policy.medians[3].step == 5);
+  // At step 4 a trial with best 1.5 is worse than the median 1.0 of step 4 (and would survive
+  // against step 5's 2.8, which a lookup by index would use).
+  for (const std::int64_t step : {1, 2}) (void)feed(policy, 3, step, 1.5);
+  const auto verdict = feed(policy, 3, 4, 1.5);
+  CHECK(verdict.action == hpt::Verdict::Action::prune);
+  CHECK_THAT(verdict.reason, Catch::Contains("median 1 ") && Catch::Contains("step 4"));
+}
+
+TEST_CASE(
+    "MedianStopping: a non-finite objective, and a report after an end without steps, are "
+    "refused",
+    "[median]") {
+  hpt::MedianStopping policy{};
+  REQUIRE_THROWS_WITH(
+      feed(policy, 0, 1, stopping_test::not_a_number),
+      Catch::Contains("trial 0") && Catch::Contains("nan") && Catch::Contains("finite"));
+  REQUIRE_THROWS_WITH(feed(policy, 0, 1, stopping_test::infinity), Catch::Contains("inf"));
+  policy.trial_ended({7, hpt::TrialStatus::failed, 0});  // it never reported a step
+  REQUIRE_THROWS_WITH(feed(policy, 7, 1, 1.0), Catch::Contains("after it ended"));
+}

@@ -3,6 +3,7 @@
 /// @brief MedianStopping: Google Vizier's median stopping rule, in O(log n) per step.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -73,7 +74,7 @@ class RunningMedian {
 /// pruners compare intermediate values at one step). A trial's steps must increase: a repeated
 /// step, a step that goes back, a step below 1 or a report after the trial ended is refused with
 /// std::invalid_argument naming the trial and the steps, since each would silently corrupt the
-/// running averages.
+/// running averages; so is a non-finite objective (the engine never passes one).
 ///
 /// Reference trials are the trials that have ended (trial_ended) as completed, stopped or pruned,
 /// each counted at the steps it reported. Stopped and pruned trials count because leaving them out
@@ -93,9 +94,10 @@ class RunningMedian {
 ///
 /// Cost: the policy keeps one RunningMedian per reported step number holding the reference
 /// trials' running averages at that step, so check() is O(1) amortised when steps are dense
-/// (O(log steps) otherwise) and a trial's end is O(steps · log n). Memory grows with the number of
-/// reports, never with the size of a step number. A live trial buffers its running averages until
-/// it ends; the buffer is then released.
+/// (O(log steps) otherwise) and a trial's end is O(steps · log n), plus O(distinct step numbers)
+/// for each step number no reference reported before (sparse steps). Memory grows with the number
+/// of reports, never with the size of a step number. A live trial buffers its running averages
+/// until it ends; the buffer is then released.
 struct MedianStopping {
   /// No check until this many reference trials have ended.
   std::int64_t startup_trials = 5;
@@ -159,6 +161,12 @@ struct MedianStopping {
           std::to_string(state.running_averages.back().step) +
           (step == state.running_averages.back().step ? " (a step reported twice)" : "") +
           "; a trial's steps must increase");
+    if (!std::isfinite(report.objective))
+      throw std::invalid_argument("hpt::MedianStopping: trial " + std::to_string(report.trial) +
+                                  " reported objective " + number(report.objective) + " at step " +
+                                  std::to_string(step) +
+                                  "; the rule needs finite values (one NaN would make every "
+                                  "median at its step NaN; the engine marks such trials diverged)");
     // Losses make one comparison serve both directions; the median commutes with negation.
     const double loss = as_loss(report.direction, report.objective);
     state.sum += loss;
@@ -183,7 +191,7 @@ struct MedianStopping {
 
   /// @brief Moves an ended trial's running averages into the per-step medians.
   void trial_ended(const TrialEnded& ended) {
-    if (ended.trial >= trials.size()) return;  // ended before reporting any step
+    if (ended.trial >= trials.size()) trials.resize(ended.trial + 1);  // ended before any step
     TrialState& state = trials[ended.trial];
     if (state.ended) return;
     state.ended = true;
