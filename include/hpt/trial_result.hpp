@@ -17,7 +17,8 @@ namespace hpt {
 ///   do; Ray Tune's default scope ("last") and Keras without restore_best_weights report it. It is
 ///   the state the trainable is in, so retraining the configuration for `resource` steps gives it.
 /// - `best_step`: the best objective over the trial's steps so far (ties to the earlier step;
-///   NaN is never best). Keras's restore_best_weights reports this; halving strategies then rank a
+///   NaN is never best). Keras's restore_best_weights reports this (Keras 3 at the end of
+///   training too, older tf.keras only when it stopped early); halving strategies then rank a
 ///   rung by each trial's best value up to the rung's resource. Use it when the trainer keeps (or
 ///   can rebuild) its best state, e.g. by checkpointing on improvement; otherwise retrain the
 ///   configuration for `Trial::result_step()` steps to get it.

@@ -287,8 +287,10 @@ class Engine {
   void update_result(Trial& trial) const {
     if (study_.options().result != TrialResult::best_step) return;  // empty: the last step
     const std::size_t latest = trial.curve.size() - 1;
-    if (!trial.result_index || is_better(study_.direction(), trial.curve[latest].objective,
-                                         trial.curve[*trial.result_index].objective))
+    const double objective = trial.curve[latest].objective;
+    if (!std::isfinite(objective)) return;  // never a best step (the trial diverges anyway)
+    if (!trial.result_index ||
+        is_better(study_.direction(), objective, trial.curve[*trial.result_index].objective))
       trial.result_index = latest;
   }
 
@@ -358,7 +360,7 @@ concept ConstructibleFromConfiguration = std::constructible_from<T, detail::Para
 /// @brief A factory tune() can call with each configuration of S; it returns the trainable by
 /// value or as a std::unique_ptr.
 template <class Factory, class S>
-concept TrainableFactory = std::invocable<Factory&, detail::ParametersArgument<S>>;
+concept ConfigurationFactory = std::invocable<Factory&, detail::ParametersArgument<S>>;
 
 /// @brief Tunes T, constructed from each configuration (`T(const Config&)`, or `T(const Struct&)`
 /// for a TypedSpace<Struct>), with the given strategy and stopping policy.
@@ -386,7 +388,7 @@ Study tune(const S& space, const Strategy& strategy, Policy policy = {},
 
 /// @brief Tunes the trainables `factory` makes from each configuration (it may return the
 /// trainable by value or as a std::unique_ptr).
-template <Space S, TrainableFactory<S> Factory, SearchStrategy Strategy,
+template <Space S, ConfigurationFactory<S> Factory, SearchStrategy Strategy,
           StoppingPolicy Policy = NoStopping, Observer... Observers>
 Study tune(const S& space, Factory&& factory, const Strategy& strategy, Policy policy = {},
            const StudyOptions& options = {}, Observers&&... observers) {
