@@ -131,6 +131,20 @@ inline int integer_log(std::int64_t high, std::int64_t low, std::int64_t base) {
   return s;
 }
 
+/// @brief floor(log_base(value)): the largest k with base^k <= value, in exact integer
+/// arithmetic (0 for value < base); base must be at least 2. For counts of configurations,
+/// which are unsigned.
+inline int floor_log(std::uint64_t value, std::uint64_t base) {
+  int k = 0;
+  for (std::uint64_t power = 1; power <= value / base; power *= base) ++k;
+  return k;
+}
+
+/// @brief ceil(numerator / denominator) for a positive denominator, without overflow.
+inline std::uint64_t ceil_div(std::uint64_t numerator, std::uint64_t denominator) {
+  return numerator / denominator + (numerator % denominator != 0 ? 1 : 0);
+}
+
 [[noreturn]] inline void invalid_setting(const std::string& strategy, const std::string& field,
                                          const std::string& value, const std::string& rule) {
   throw std::invalid_argument("hpt::" + strategy + ": " + field + " = " + value + " " + rule);
