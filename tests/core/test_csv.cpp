@@ -4,6 +4,8 @@
 #include <hpt/tune.hpp>
 #include <sstream>
 
+#include "objective_is_x.hpp"
+
 namespace {
 struct Echo {
   explicit Echo(const hpt::Config& c)
@@ -72,19 +74,13 @@ TEST_CASE("malformed CSV gets errors that name the line and column", "[csv]") {
       Catch::Contains("trial id 1"));
 }
 
-namespace {
-// Its objective is x: a maximize study's best trial has the largest x, a minimize one's the least.
-struct Identity {
-  explicit Identity(const hpt::Config& c) : x(c.get<double>("x")) {}
-  double step() const { return x; }
-  double x;
-};
-}  // namespace
+using test_support::ObjectiveIsX;
 
 TEST_CASE("a maximize study keeps its direction through CSV: best() is still the best", "[csv]") {
   const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
-  const auto study = hpt::tune<Identity>(space, hpt::RandomSearch{.trials = 20}, hpt::NoStopping{},
-                                         {.direction = hpt::maximize, .seed = 5});
+  const auto study =
+      hpt::tune<ObjectiveIsX>(space, hpt::RandomSearch{.trials = 20}, hpt::NoStopping{},
+                              {.direction = hpt::maximize, .seed = 5});
   std::stringstream csv;
   hpt::write_csv(study, csv);
   const auto loaded = hpt::read_csv(csv);
@@ -141,8 +137,9 @@ TEST_CASE("read_csv refuses a file that does not say its direction or rule, or s
 
 TEST_CASE("a best_step study keeps its result rule through CSV", "[csv]") {
   const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
-  const auto study = hpt::tune<Identity>(space, hpt::RandomSearch{.trials = 5}, hpt::NoStopping{},
-                                         {.result = hpt::TrialResult::best_step});
+  const auto study =
+      hpt::tune<ObjectiveIsX>(space, hpt::RandomSearch{.trials = 5}, hpt::NoStopping{},
+                              {.result = hpt::TrialResult::best_step});
   std::stringstream csv;
   hpt::write_csv(study, csv);
   const auto loaded = hpt::read_csv(csv);

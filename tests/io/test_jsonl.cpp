@@ -5,6 +5,8 @@
 #include <hpt/tune.hpp>
 #include <sstream>
 
+#include "objective_is_x.hpp"
+
 namespace {
 struct Curve {
   explicit Curve(const hpt::Config& c) : x(c.get<double>("x")), kind(c.get<std::string>("kind")) {}
@@ -96,17 +98,11 @@ TEST_CASE("a configuration alone round-trips through JSON, kinds included", "[js
   REQUIRE_THROWS_WITH(hpt::config_from_json(R"({"a": null})"), Catch::Contains("\"a\""));
 }
 
-namespace {
-struct Identity {
-  explicit Identity(const hpt::Config& c) : x(c.get<double>("x")) {}
-  double step() const { return x; }
-  double x;
-};
-}  // namespace
+using test_support::ObjectiveIsX;
 
 TEST_CASE("a maximize study keeps its direction and result rule through JSON Lines", "[jsonl]") {
   const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
-  const auto study = hpt::tune<Identity>(
+  const auto study = hpt::tune<ObjectiveIsX>(
       space, hpt::Hyperband{.max_resource = 9}, hpt::NoStopping{},
       {.direction = hpt::maximize, .seed = 5, .result = hpt::TrialResult::best_step});
   std::stringstream text;
