@@ -77,6 +77,11 @@ class ConsoleReporter {
     }
     *out_ << "[hpt] done: " << study.status_summary() << " in " << seconds(elapsed(), 2)
           << " s; best " << best_text() << '\n';
+    for (const auto& error : study.observer_errors()) {
+      *out_ << "[hpt] observer " << error.observer << " threw in " << error.hook;
+      if (error.trial) *out_ << " (trial " << *error.trial << ')';
+      *out_ << " and was not called again: " << error.message << '\n';
+    }
   }
 
   /// @brief True when the reporter draws a live line rather than log lines.

@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <istream>
 #include <numeric>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -39,6 +40,15 @@ struct StudyOptions {
   bool checkpoint_paused = false;
 };
 
+/// @brief An exception an observer threw: the study records it, stops calling that observer, and
+/// goes on (a reporter that fails must not lose a study's finished trials).
+struct ObserverError {
+  std::size_t observer = 0;  ///< The observer's position among those passed to tune(), from 0.
+  std::string hook{};        ///< e.g. "on_trial_end".
+  std::optional<std::size_t> trial{};  ///< The trial the hook was told about, if any.
+  std::string message{};               ///< The exception's what().
+};
+
 /// @brief Every trial of a tuning run, and what they mean together.
 class Study {
  public:
@@ -54,6 +64,12 @@ class Study {
   [[nodiscard]] const Trial& trial(std::size_t id) const { return trials_.at(id); }
   [[nodiscard]] double wall_seconds() const noexcept { return wall_seconds_; }
   void set_wall_seconds(double seconds) noexcept { wall_seconds_ = seconds; }
+  /// @brief Exceptions observers threw during the run, in order (empty when none did).
+  [[nodiscard]] const std::vector<ObserverError>& observer_errors() const noexcept {
+    return observer_errors_;
+  }
+  /// @brief Records an observer's exception (used by the engine).
+  void add_observer_error(ObserverError error) { observer_errors_.push_back(std::move(error)); }
 
   /// @brief How many trials have the given status.
   [[nodiscard]] std::size_t count(TrialStatus status) const {
@@ -169,6 +185,7 @@ class Study {
   StudyOptions options_{};
   Schedule schedule_{};
   std::vector<Trial> trials_{};
+  std::vector<ObserverError> observer_errors_{};
   double wall_seconds_ = 0;
 };
 

@@ -12,6 +12,7 @@
 /// NaN or infinite objective marks it diverged; the study goes on either way.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -104,7 +105,7 @@ class Engine {
 
   void run() {
     const auto start = Clock::now();
-    each_observer([&](auto& o) { notify_study_start(o, study_); });
+    each_observer("on_study_start", std::nullopt, [&](auto& o) { notify_study_start(o, study_); });
     std::vector<Pruning> prunings;
     while (auto job = scheduler_.next()) {
       const Outcome outcome = run_job(*job);
@@ -120,7 +121,7 @@ class Engine {
       if (trial.status == TrialStatus::paused)
         prune({trial.id, trial.rung, "paused when the study ended"});
     study_.set_wall_seconds(seconds_since(start));
-    each_observer([&](auto& o) { notify_study_end(o, study_); });
+    each_observer("on_study_end", std::nullopt, [&](auto& o) { notify_study_end(o, study_); });
   }
 
  private:
@@ -130,9 +131,33 @@ class Engine {
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
+  /// @brief Calls f on every observer that has not thrown yet. An observer's exception is
+  /// recorded in the study (ObserverError) and that observer is not called again, so a failing
+  /// reporter never loses the study; with catch_exceptions = false it propagates, for debugging.
   template <class F>
-  void each_observer(F&& f) {
-    std::apply([&](auto&... o) { (f(o), ...); }, observers_);
+  void each_observer(const char* hook, std::optional<std::size_t> trial, F&& f) {
+    std::size_t index = 0;
+    std::apply([&](auto&... o) { (call_observer(index++, hook, trial, o, f), ...); }, observers_);
+  }
+
+  template <class O, class F>
+  void call_observer(std::size_t index, const char* hook, std::optional<std::size_t> trial,
+                     O& observer, F& f) {
+    if (observer_failed_[index]) return;
+    try {
+      f(observer);
+    } catch (const std::exception& error) {
+      observer_threw(index, hook, trial, error.what());
+    } catch (...) {
+      observer_threw(index, hook, trial, "a non-standard exception");
+    }
+  }
+
+  void observer_threw(std::size_t index, const char* hook, std::optional<std::size_t> trial,
+                      std::string message) {
+    if (!study_.options().catch_exceptions) std::rethrow_exception(std::current_exception());
+    observer_failed_[index] = true;
+    study_.add_observer_error({index, hook, trial, std::move(message)});
   }
 
   Outcome run_job(const Job& job) {
@@ -145,7 +170,8 @@ class Engine {
       record.curve.reserve(static_cast<std::size_t>(std::min<std::int64_t>(job.resource, 64)));
       study_.add_trial(std::move(record));
       objects_.emplace_back();
-      each_observer([&](auto& o) { notify_trial_start(o, study_.trials().back()); });
+      each_observer("on_trial_start", job.trial,
+                    [&](auto& o) { notify_trial_start(o, study_.trials().back()); });
     } else if (job.trial > study_.trials().size()) {
       throw std::logic_error("hpt::tune: the scheduler skipped a trial id");
     }
@@ -250,7 +276,7 @@ class Engine {
       trial.status = TrialStatus::completed;
       trial.reason = "the trainable finished after " + std::to_string(trial.resource) + " steps";
     }
-    each_observer([&](auto& o) { notify_step(o, trial, trial.curve.back()); });
+    each_observer("on_step", trial.id, [&](auto& o) { notify_step(o, trial, trial.curve.back()); });
   }
 
   void save_checkpoint(Trial& trial) {
@@ -313,7 +339,7 @@ class Engine {
       object.reset();
     }
     if (trial.id < checkpoints_.size()) checkpoints_[trial.id].reset();
-    each_observer([&](auto& o) { notify_trial_end(o, trial); });
+    each_observer("on_trial_end", trial.id, [&](auto& o) { notify_trial_end(o, trial); });
   }
 
   const Space& space_;
@@ -322,6 +348,7 @@ class Engine {
   Policy policy_;
   Study& study_;
   std::tuple<Observers&...> observers_;
+  std::array<bool, sizeof...(Observers)> observer_failed_{};  // thrown once: not called again
   std::vector<std::unique_ptr<T>> objects_;  // live (running or paused) trainables by trial id
   std::vector<std::unique_ptr<T>> pool_;     // finished ones kept for reset()
   std::vector<std::optional<std::string>> checkpoints_;  // saved paused trials (checkpoint_paused)
