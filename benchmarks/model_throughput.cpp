@@ -164,17 +164,10 @@ void BM_MlpTrain(benchmark::State& state) {
   models::Mlp<Scalar> model = make_mlp();
   const Matrix input = random_matrix(mlp_inputs, batch, 1);
   const std::vector<int> targets = random_targets(batch);
-  // The views point into the model; made once, as a training loop would.
-  const std::vector<models::ParameterView<Scalar>> parameters = model.parameters();
   models::Sgd<Scalar> sgd{.learning_rate = learning_rate};
-  auto step = [&] {
-    const Scalar loss = model.train_loss_and_gradients(input, targets);
-    sgd.step(parameters);
-    return loss;
-  };
-  for (int i = 0; i < warm_up_steps; ++i) step();
+  for (int i = 0; i < warm_up_steps; ++i) model.train_step(input, targets, sgd);
   for (auto _ : state) {
-    Scalar loss = step();
+    Scalar loss = model.train_step(input, targets, sgd);
     benchmark::DoNotOptimize(loss);
     benchmark::ClobberMemory();
   }

@@ -1,7 +1,8 @@
 // Checks that a steady-state MLP training step (forward with dropout, loss, backward, clipping,
-// optimizer step, inference) allocates nothing on the heap, with Eigen's EIGEN_RUNTIME_NO_MALLOC.
-// Not part of hpt_model_tests (the macro changes Eigen's inline functions, so it needs its own
-// executable); the .cxx extension keeps it out of that suite's glob. Build and run:
+// optimizer step, inference; by hand and through train_step) allocates nothing on the heap, with
+// Eigen's EIGEN_RUNTIME_NO_MALLOC. Not part of hpt_model_tests (the macro changes Eigen's inline
+// functions, so it needs its own executable); the .cxx extension keeps it out of that suite's glob.
+// Build and run:
 //   g++ -std=c++20 -O2 -Iinclude -I/usr/include/eigen3 tests/models/no_malloc_check.cxx -o check
 //   ./check            # default sizes; or ./check <inputs> <batch> <width>
 // Exit status 0: no allocation. Eigen aborts with an assertion on the first allocation.
@@ -19,15 +20,18 @@
 
 using namespace hpt::models;
 
+// through_train_step: the step is train_step() with MlpShape::max_gradient_norm clipping;
+// otherwise train_loss_and_gradients(), clip_gradient_norm() and optimizer.step().
 template <class Scalar, class Optimizer>
 void check(Optimizer optimizer, Eigen::Index inputs, Eigen::Index batch, Eigen::Index width,
-           double dropout, Task task) {
+           double dropout, Task task, bool through_train_step) {
   Mlp<Scalar> model(MlpShape{.inputs = inputs,
                              .hidden = {width, width},
                              .outputs = 10,
                              .activation = Activation::tanh,
                              .dropout = dropout,
-                             .task = task});
+                             .task = task,
+                             .max_gradient_norm = through_train_step ? 1.0 : 0.0});
   hpt::Random random(1);
   model.initialize(random);
   const Matrix<Scalar> input = Matrix<Scalar>::Random(inputs, batch);
@@ -35,6 +39,14 @@ void check(Optimizer optimizer, Eigen::Index inputs, Eigen::Index batch, Eigen::
   const std::vector<int> labels(static_cast<std::size_t>(batch), 3);
   const auto views = model.parameters();
   auto step = [&] {
+    if (through_train_step) {
+      if (task == Task::classification)
+        model.train_step(input, labels, optimizer);
+      else
+        model.train_step(input, targets, optimizer);
+      model.forward(input);
+      return;
+    }
     if (task == Task::classification)
       model.train_loss_and_gradients(input, labels);
     else
@@ -57,9 +69,12 @@ int main(int argc, char** argv) {
   for (Eigen::Index batch : {1, 2, 4, 8, 16, 32, 64, 128, 256}) sizes.push_back({784, batch, 256});
   if (argc == 4) sizes = {{std::atol(argv[1]), std::atol(argv[2]), std::atol(argv[3])}};
   for (const auto& [inputs, batch, width] : sizes) {
-    check<float>(Sgd<float>{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}, inputs, batch,
-                 width, 0.2, Task::classification);
-    check<double>(Adam<double>{.weight_decay = 0.01}, inputs, batch, width, 0.0, Task::regression);
+    for (const bool through_train_step : {false, true}) {
+      check<float>(Sgd<float>{.learning_rate = 0.1, .momentum = 0.9, .nesterov = true}, inputs,
+                   batch, width, 0.2, Task::classification, through_train_step);
+      check<double>(Adam<double>{.weight_decay = 0.01}, inputs, batch, width, 0.0, Task::regression,
+                    through_train_step);
+    }
     std::printf("no allocation: inputs %ld, batch %ld, width %ld\n", static_cast<long>(inputs),
                 static_cast<long>(batch), static_cast<long>(width));
   }

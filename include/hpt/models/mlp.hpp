@@ -4,27 +4,64 @@
 /// `nn.Sequential(Linear, act, Dropout, Linear, act, Dropout, ..., Linear)` trained with
 /// nn.CrossEntropyLoss (classification) or nn.MSELoss (regression).
 ///
-/// Parameter names (PyTorch state_dict of a module whose Sequential is the attribute `layers`):
-/// hidden layer k (0-based) is `layers.{3k}.weight` / `layers.{3k}.bias`; the output layer is
-/// `layers.{3H}.weight` / `layers.{3H}.bias` with H = number of hidden layers. Positions 3k+1 and
-/// 3k+2 are the activation and the Dropout module, which has no parameters. The Dropout module is
-/// always present (nn.Dropout(0) for dropout 0) so that names do not depend on the dropout rate.
+/// Parameter names are those of the PyTorch state_dict, for the layout that MlpShape::naming
+/// describes. By default (MlpNaming{}): a module whose Sequential is the attribute `layers`, with a
+/// Dropout module after every activation, so hidden layer k (0-based) is `layers.{3k}.weight` /
+/// `layers.{3k}.bias` and the output layer `layers.{3H}.*` with H = number of hidden layers.
+/// Positions 3k+1 and 3k+2 are the activation and the Dropout module, which have no parameters.
+/// The Dropout module is present even for dropout 0 (nn.Dropout(0)), so that names do not depend
+/// on the dropout rate. `MlpNaming{.layout = MlpLayout::without_dropout, .prefix = ""}` names a
+/// bare `nn.Sequential(Linear, act, Linear, ...)`: `0.*`, `2.*`, ..., `{2H}.*`.
 
 #include <hpt/models/activation.hpp>
 #include <hpt/models/linear.hpp>
 #include <hpt/models/loss.hpp>
+#include <hpt/models/optimizer.hpp>
 #include <hpt/models/parameter.hpp>
 #include <hpt/models/task.hpp>
 #include <hpt/random.hpp>
 
 #include <Eigen/Core>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hpt::models {
+
+/// @brief Which nn.Sequential an Mlp's parameter names follow: the modules per hidden layer.
+enum class MlpLayout {
+  with_dropout,    ///< Linear, activation, Dropout: Linear layer k is module 3k.
+  without_dropout  ///< Linear, activation: Linear layer k is module 2k.
+};
+
+/// @brief How an Mlp names its parameters: PyTorch's state_dict names of an nn.Sequential laid
+/// out as `layout`, reached through `prefix`. Hidden layer k and the output layer (k = H) are
+/// `prefix + "{stride * k}.weight"` and `".bias"`, stride 3 with dropout modules, 2 without.
+///
+/// - `MlpNaming{}`: `layers.0.*`, `layers.3.*`, ... (a module with `self.layers =
+///   nn.Sequential(Linear, act, Dropout, ...)`; hpt's default, see docs/models/mlp.md);
+/// - `{.layout = MlpLayout::with_dropout, .prefix = ""}`: `0.*`, `3.*`, ... (the bare Sequential);
+/// - `{.layout = MlpLayout::without_dropout, .prefix = ""}`: `0.*`, `2.*`, ...;
+/// - `{.layout = MlpLayout::without_dropout, .prefix = "net."}`: `net.0.*`, `net.2.*`, ...
+///
+/// The layout only names tensors: an Mlp named without dropout modules still applies its own
+/// dropout in training (the PyTorch module without Dropout computes the same in inference).
+struct MlpNaming {
+  MlpLayout layout = MlpLayout::with_dropout;  ///< The modules of each hidden layer.
+  std::string prefix = "layers.";              ///< The Sequential's path and a dot, or "".
+
+  /// @brief The name prefix of Linear layer `layer` (0-based, the output layer last), e.g.
+  /// "layers.3.".
+  [[nodiscard]] std::string layer_prefix(std::size_t layer) const {
+    const std::size_t stride = layout == MlpLayout::with_dropout ? 3 : 2;
+    return prefix + std::to_string(stride * layer) + ".";
+  }
+};
 
 /// @brief The architecture of an Mlp, e.g.
 /// `MlpShape{.inputs = 784, .hidden = {128, 64}, .outputs = 10, .dropout = 0.2}`.
@@ -35,6 +72,8 @@ struct MlpShape {
   Activation activation = Activation::relu;  ///< After every hidden layer.
   double dropout = 0.0;                      ///< Drop probability after every activation, [0, 1).
   Task task = Task::classification;          ///< Selects the loss.
+  double max_gradient_norm = 0;  ///< > 0: train_step() clips the global gradient norm; 0: off.
+  MlpNaming naming{};            ///< The parameters' names (PyTorch layout), see MlpNaming.
 
   /// @brief Throws std::invalid_argument naming the first invalid field.
   void validate() const {
@@ -54,16 +93,27 @@ struct MlpShape {
     (void)to_string(activation);  // throws on a value outside the enumeration
     if (task != Task::classification && task != Task::regression)
       throw std::invalid_argument("hpt::models::MlpShape: invalid task");
+    if (!(max_gradient_norm >= 0) || !std::isfinite(max_gradient_norm))
+      throw std::invalid_argument("hpt::models::MlpShape: max_gradient_norm = " +
+                                  detail::format_setting(max_gradient_norm) +
+                                  " must be finite and >= 0");
+    if (naming.layout != MlpLayout::with_dropout && naming.layout != MlpLayout::without_dropout)
+      throw std::invalid_argument("hpt::models::MlpShape: naming.layout = " +
+                                  std::to_string(static_cast<int>(naming.layout)) +
+                                  " must be MlpLayout::with_dropout or without_dropout");
   }
 };
 
 /// @brief A multilayer perceptron on column minibatches (features x batch).
 ///
-/// Training: `train_loss_and_gradients` runs the forward pass with inverted dropout (kept values
-/// are scaled by 1/(1-p), as PyTorch) and the backward pass, leaving dL/dparameter in the
-/// gradients that `parameters()` exposes; then call an optimizer's step(). Workspaces are kept
-/// between calls: with a fixed batch size, a training step allocates nothing.
-/// Copying an Mlp copies the model; views from parameters() keep pointing at the original.
+/// Training, as SequenceModel: `train_step(x, targets, optimizer)` runs the forward pass with
+/// inverted dropout (kept values are scaled by 1/(1-p), as PyTorch), the loss, the backward pass,
+/// clipping (if max_gradient_norm > 0) and `optimizer.step(parameters())`.
+/// `train_loss_and_gradients(x, targets)` stops after the backward pass, leaving dL/dparameter
+/// in the gradients that `parameters()` exposes (to check, accumulate or clip them otherwise).
+/// Workspaces are kept between calls: with a fixed batch size, a training step allocates
+/// nothing. Copying an Mlp copies the model; views taken from the original's parameters() keep
+/// pointing at the original.
 template <class Scalar>
 class Mlp {
  public:
@@ -83,12 +133,33 @@ class Mlp {
     masks_.resize(hidden_count);
     dropped_.resize(hidden_count);
     gradients_.resize(hidden_count);
+    parameters_ = parameters(shape_.naming);
   }
+  Mlp(const Mlp& other)
+      : shape_(other.shape_),
+        random_(other.random_),
+        layers_(other.layers_),
+        hidden_(other.hidden_),
+        masks_(other.masks_),
+        dropped_(other.dropped_),
+        gradients_(other.gradients_),
+        output_(other.output_),
+        output_gradient_(other.output_gradient_),
+        parameters_(parameters(shape_.naming)) {}
+  // Moving a std::vector hands over its elements' storage, so the moved views stay valid.
+  Mlp(Mlp&&) noexcept = default;
+  Mlp& operator=(const Mlp& other) {
+    if (this != &other) *this = Mlp(other);
+    return *this;
+  }
+  Mlp& operator=(Mlp&&) noexcept = default;
+  ~Mlp() = default;
 
   /// @brief The architecture.
   [[nodiscard]] const MlpShape& shape() const noexcept { return shape_; }
 
-  /// @brief The Linear layers, hidden ones first, the output layer last.
+  /// @brief The Linear layers, hidden ones first, the output layer last. Change their values,
+  /// not their shapes: parameters() points into them.
   [[nodiscard]] std::vector<Linear<Scalar>>& layers() noexcept { return layers_; }
   [[nodiscard]] const std::vector<Linear<Scalar>>& layers() const noexcept { return layers_; }
 
@@ -106,8 +177,42 @@ class Mlp {
     return output_;
   }
 
+  /// @brief One classification training step: forward with dropout from the model's random
+  /// source, mean cross-entropy, backward, clipping (if shape().max_gradient_norm > 0) and
+  /// `optimizer.step(parameters())` (any optimizer with step(std::span<const
+  /// ParameterView<Scalar>>): Sgd, Adam, ...). Returns the loss before the update.
+  template <class Optimizer>
+  Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, std::span<const int> targets,
+                    Optimizer& optimizer) {
+    return update(train_loss_and_gradients(input, targets, random_), optimizer);
+  }
+
+  /// @brief train_step() for classification with dropout drawn from `random`.
+  template <class Optimizer>
+  Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, std::span<const int> targets,
+                    Optimizer& optimizer, hpt::Random& random) {
+    return update(train_loss_and_gradients(input, targets, random), optimizer);
+  }
+
+  /// @brief One regression training step (mean squared error, `targets` outputs x batch), as the
+  /// classification train_step().
+  template <class Optimizer>
+  Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input,
+                    const Eigen::Ref<const Matrix<Scalar>>& targets, Optimizer& optimizer) {
+    return update(train_loss_and_gradients(input, targets, random_), optimizer);
+  }
+
+  /// @brief train_step() for regression with dropout drawn from `random`.
+  template <class Optimizer>
+  Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input,
+                    const Eigen::Ref<const Matrix<Scalar>>& targets, Optimizer& optimizer,
+                    hpt::Random& random) {
+    return update(train_loss_and_gradients(input, targets, random), optimizer);
+  }
+
   /// @brief Classification: mean cross-entropy of a training step and all gradients, with
-  /// dropout drawn from the model's random source.
+  /// dropout drawn from the model's random source; no clipping, no update (train_step() without
+  /// the optimizer).
   Scalar train_loss_and_gradients(const Eigen::Ref<const Matrix<Scalar>>& input,
                                   std::span<const int> targets) {
     return train_loss_and_gradients(input, targets, random_);
@@ -166,22 +271,33 @@ class Mlp {
     return masks_.at(hidden_layer);
   }
 
-  /// @brief Views of every weight and bias with PyTorch's names (see the file comment), in
-  /// state_dict order.
-  [[nodiscard]] std::vector<ParameterView<Scalar>> parameters() {
+  /// @brief Views of every weight and bias, named as shape().naming says (PyTorch's state_dict
+  /// names, see the file comment), in state_dict order. Made once by the constructor; the views
+  /// of a const model must only be read.
+  [[nodiscard]] const std::vector<ParameterView<Scalar>>& parameters() const noexcept {
+    return parameters_;
+  }
+
+  /// @brief The same views named as `naming` says instead, e.g. to save a trained model for a
+  /// PyTorch module of another layout: `save_safetensors(path, model.parameters(naming))`.
+  [[nodiscard]] std::vector<ParameterView<Scalar>> parameters(const MlpNaming& naming) const {
     std::vector<ParameterView<Scalar>> views;
     views.reserve(2 * layers_.size());
-    for (std::size_t k = 0; k < layers_.size(); ++k)
-      layers_[k].append_parameters(views, "layers." + std::to_string(3 * k) + ".");
+    auto& layers = const_cast<std::vector<Linear<Scalar>>&>(layers_);
+    for (std::size_t k = 0; k < layers.size(); ++k)
+      layers[k].append_parameters(views, naming.layer_prefix(k));
     return views;
   }
 
-  /// @brief parameters() of a const model, e.g. to save it; the views must only be read.
-  [[nodiscard]] std::vector<ParameterView<Scalar>> parameters() const {
-    return const_cast<Mlp&>(*this).parameters();
+ private:
+  // The part of train_step() after the gradients: clipping and the optimizer's update.
+  template <class Optimizer>
+  Scalar update(Scalar training_loss, Optimizer& optimizer) {
+    clip_and_step<Scalar>(std::span<const ParameterView<Scalar>>(parameters_),
+                          shape_.max_gradient_norm, optimizer);
+    return training_loss;
   }
 
- private:
   void require_task(Task task) const {
     if (shape_.task != task)
       throw std::invalid_argument(
@@ -245,6 +361,7 @@ class Mlp {
   std::vector<Matrix<Scalar>> gradients_;  // dL/d(pre-activation) of each hidden layer
   Matrix<Scalar> output_;
   Matrix<Scalar> output_gradient_;
+  std::vector<ParameterView<Scalar>> parameters_;  // into layers_, rebuilt by copies
 };
 
 }  // namespace hpt::models

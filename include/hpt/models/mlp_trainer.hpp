@@ -122,8 +122,6 @@ class MlpTrainer : public detail::SupervisedTrainer<MlpTrainer<Scalar>, Scalar,
         evaluator_(model_.shape()) {
     Random random(Base::initialization_seed(settings));
     model_.initialize(random);
-    views_ = model_.parameters();
-    evaluator_views_ = evaluator_.parameters();
   }
 
   /// @brief A trainer from a configuration (see MlpTrainerSettings::from_config); settings the
@@ -153,18 +151,16 @@ class MlpTrainer : public detail::SupervisedTrainer<MlpTrainer<Scalar>, Scalar,
 
   Scalar train_minibatch(const data::Minibatch<Scalar>& batch, TrainerOptimizer<Scalar>& optimizer,
                          Random& dropout_random) {
-    const Scalar loss =
-        model_.shape().task == Task::classification
-            ? model_.train_loss_and_gradients(batch.features, batch.labels, dropout_random)
-            : model_.train_loss_and_gradients(batch.features, batch.targets, dropout_random);
-    optimizer.step(views_);
-    return loss;
+    if (model_.shape().task == Task::classification)
+      return model_.train_step(batch.features, std::span<const int>(batch.labels), optimizer,
+                               dropout_random);
+    return model_.train_step(batch.features, batch.targets, optimizer, dropout_random);
   }
 
   [[nodiscard]] const Matrix<Scalar>& training_output() const noexcept { return model_.output(); }
 
   Evaluation evaluate_minibatch(const data::Minibatch<Scalar>& batch) {
-    detail::copy_parameter_values<Scalar>(views_, evaluator_views_);
+    detail::copy_parameter_values<Scalar>(model_.parameters(), evaluator_.parameters());
     Evaluation result;
     if (model_.shape().task == Task::classification) {
       result.loss = static_cast<double>(evaluator_.evaluate_loss(batch.features, batch.labels));
@@ -178,15 +174,13 @@ class MlpTrainer : public detail::SupervisedTrainer<MlpTrainer<Scalar>, Scalar,
   }
 
   [[nodiscard]] std::span<const ParameterView<Scalar>> parameter_views() const noexcept {
-    return views_;
+    return model_.parameters();
   }
 
   Mlp<Scalar> model_;
   // A second model for evaluation: its workspaces keep the validation set's size, so that the
   // training model's stay at the minibatch's and training steps do not allocate.
   Mlp<Scalar> evaluator_;
-  std::vector<ParameterView<Scalar>> views_;
-  std::vector<ParameterView<Scalar>> evaluator_views_;
 };
 
 }  // namespace hpt::models

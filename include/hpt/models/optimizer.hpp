@@ -420,6 +420,16 @@ Scalar clip_gradient_norm(std::span<const ParameterView<Scalar>> parameters,
   return norm;
 }
 
+/// @brief The end of a model's train_step(): clip the gradients to `max_gradient_norm` when it is
+/// positive, then let the optimizer update the parameters. One place for every model.
+template <class Scalar, class Optimizer>
+void clip_and_step(std::span<const ParameterView<Scalar>> parameters, double max_gradient_norm,
+                   Optimizer& optimizer) {
+  if (max_gradient_norm > 0)
+    clip_gradient_norm<Scalar>(parameters, static_cast<Scalar>(max_gradient_norm));
+  optimizer.step(parameters);
+}
+
 /// @brief clip_gradient_norm() for the vector that models' parameters() return.
 template <class Scalar>
 Scalar clip_gradient_norm(const std::vector<ParameterView<Scalar>>& parameters,

@@ -91,9 +91,10 @@ struct SequenceModelConfig {
 /// @brief Stacked LSTM or GRU layers followed by a Linear head.
 ///
 /// Input: (input x time*batch), column t*batch + b = step t of sequence b (sequence.hpp).
-/// A training step is forward(), loss(targets), backward(), then an optimizer step on
-/// parameters(); train_step() does all four (clipping gradients if configured). With a
-/// fixed (time, batch) the steady state allocates nothing (see docs/models/lstm.md).
+/// Training, as Mlp: `train_step(x, batch, targets, optimizer)` is a training forward(), loss(),
+/// backward(), clipping (if max_gradient_norm > 0) and `optimizer.step(parameters())`;
+/// `train_loss_and_gradients(x, batch, targets)` stops after backward(), leaving the gradients.
+/// With a fixed (time, batch) the steady state allocates nothing (see docs/models/lstm.md).
 template <class Scalar>
 class SequenceModel {
  public:
@@ -223,11 +224,29 @@ class SequenceModel {
 
   /// @brief One training step: forward (with dropout, if configured, drawn from the model's own
   /// random source), loss, backward, clipping (if max_gradient_norm > 0) and
-  /// `optimizer.step(parameters())`. Returns the loss before the update.
+  /// `optimizer.step(parameters())`. `targets`: class indices (std::span<const int> or a
+  /// std::vector<int>) or a target matrix, as loss() takes them. Returns the loss before the
+  /// update.
   template <class Targets, class Optimizer>
   Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
                     const Targets& targets, Optimizer& optimizer) {
-    return train_step_with(input, batch, targets, optimizer, &random_);
+    return update(train_loss_and_gradients_with(input, batch, targets, &random_), optimizer);
+  }
+
+  /// @brief train_step() without clipping and update: training forward (dropout from the model's
+  /// own random source), loss and backward; returns the loss and leaves every gradient in
+  /// parameters(), to check, accumulate or clip them otherwise.
+  template <class Targets>
+  Scalar train_loss_and_gradients(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
+                                  const Targets& targets) {
+    return train_loss_and_gradients_with(input, batch, targets, &random_);
+  }
+
+  /// @brief train_loss_and_gradients() with dropout (if configured) drawn from `random`.
+  template <class Targets>
+  Scalar train_loss_and_gradients(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
+                                  const Targets& targets, hpt::Random& random) {
+    return train_loss_and_gradients_with(input, batch, targets, &random);
   }
 
   /// @brief The model's own random source for dropout in train_step() (seed 0 until reseeded).
@@ -237,21 +256,25 @@ class SequenceModel {
   template <class Targets, class Optimizer>
   Scalar train_step(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
                     const Targets& targets, Optimizer& optimizer, hpt::Random& random) {
-    return train_step_with(input, batch, targets, optimizer, &random);
+    return update(train_loss_and_gradients_with(input, batch, targets, &random), optimizer);
   }
 
  private:
-  template <class Targets, class Optimizer>
-  Scalar train_step_with(const Eigen::Ref<const Matrix<Scalar>>& input, Eigen::Index batch,
-                         const Targets& targets, Optimizer& optimizer, hpt::Random* random) {
+  template <class Targets>
+  Scalar train_loss_and_gradients_with(const Eigen::Ref<const Matrix<Scalar>>& input,
+                                       Eigen::Index batch, const Targets& targets,
+                                       hpt::Random* random) {
     run_forward(input, batch, random);
     const Scalar value = loss(targets);
     backward();
-    if (config_.max_gradient_norm > 0)
-      clip_gradient_norm<Scalar>(std::span<const ParameterView<Scalar>>(parameters_),
-                                 static_cast<Scalar>(config_.max_gradient_norm));
-    optimizer.step(std::span<const ParameterView<Scalar>>(parameters_));
     return value;
+  }
+
+  template <class Optimizer>
+  Scalar update(Scalar training_loss, Optimizer& optimizer) {
+    clip_and_step<Scalar>(std::span<const ParameterView<Scalar>>(parameters_),
+                          config_.max_gradient_norm, optimizer);
+    return training_loss;
   }
 
   static const SequenceModelConfig& validated(const SequenceModelConfig& config) {
