@@ -100,6 +100,10 @@ class Parameter {
  public:
   /// The most integers a grid enumerates for a range without a point count.
   static constexpr std::uint64_t max_integer_grid = 1'000'000;
+  /// The most values grid_values() lists, and the most points of an integer grid given by
+  /// .grid(points) on a log scale (rounding merges its points, so they are listed to be counted).
+  /// Other grids of any size are computed point by point.
+  static constexpr std::uint64_t max_listed_grid = 1'000'000;
 
   Parameter(std::string name, Domain domain) : name_(std::move(name)), domain_(std::move(domain)) {
     if (name_.empty()) throw std::invalid_argument("hpt: a parameter name must not be empty");
@@ -136,15 +140,59 @@ class Parameter {
     return std::visit([&](const auto& domain) { return sample_from(domain, random); }, domain_);
   }
 
-  /// @brief The values grid search enumerates; throws std::invalid_argument for a real range
-  /// without a point count.
+  /// @brief How many values grid search enumerates, counted without listing them. Throws
+  /// std::invalid_argument for a real range without a point count, an integer range of more
+  /// than max_integer_grid integers without one, and a log-scale integer grid of more than
+  /// max_listed_grid points.
+  [[nodiscard]] std::uint64_t grid_size() const {
+    return std::visit([&](const auto& domain) { return count_of(domain); }, domain_);
+  }
+
+  /// @brief The grid value at `index` (< grid_size()), computed on its own: O(1), except for a
+  /// rounded integer grid (.grid(points) with points <= max_listed_grid), which is listed first.
+  /// Throws std::out_of_range past the end.
+  [[nodiscard]] Value grid_value(std::uint64_t index) const {
+    const auto listed = is_listed() ? grid_values() : std::vector<Value>{};
+    const std::uint64_t size = is_listed() ? listed.size() : grid_size();
+    if (index >= size)
+      throw std::out_of_range("hpt: parameter \"" + name_ + "\": no grid value " +
+                              std::to_string(index) + " in a grid of " + std::to_string(size));
+    if (is_listed()) return listed[static_cast<std::size_t>(index)];
+    return std::visit([&](const auto& domain) { return value_of(domain, index); }, domain_);
+  }
+
+  /// @brief The values grid search enumerates, in order. Throws std::invalid_argument as
+  /// grid_size() does, and for more than max_listed_grid values (use grid_value()).
   [[nodiscard]] std::vector<Value> grid_values() const {
-    return std::visit([&](const auto& domain) { return grid_of(domain); }, domain_);
+    if (const auto* d = std::get_if<ChoiceDomain>(&domain_)) return d->choices;
+    if (const auto* d = std::get_if<IntegerDomain>(&domain_); d && d->grid_points && is_listed())
+      return rounded_grid(*d);
+    const std::uint64_t size = grid_size();
+    if (size > max_listed_grid)
+      detail::invalid(name_, "its grid has " + std::to_string(size) + " values, more than " +
+                                 std::to_string(max_listed_grid) +
+                                 " to list: use grid_size() and grid_value(index)");
+    std::vector<Value> values;
+    values.reserve(static_cast<std::size_t>(size));
+    for (std::uint64_t i = 0; i < size; ++i)
+      values.push_back(
+          std::visit([&](const auto& domain) { return value_of(domain, i); }, domain_));
+    return values;
+  }
+
+  /// @brief True when the grid's values are only known by listing them (choices, and integer
+  /// grids whose points rounding may merge): a grid enumerator keeps those lists.
+  [[nodiscard]] bool is_listed() const noexcept {
+    if (std::holds_alternative<ChoiceDomain>(domain_)) return true;
+    const auto* d = std::get_if<IntegerDomain>(&domain_);
+    return d && d->grid_points && *d->grid_points <= max_listed_grid;
   }
 
  private:
   static Value sample_from(const RealDomain& d, Random& random) {
-    if (d.scale == Scale::log) return std::exp(random.uniform(std::log(d.low), std::log(d.high)));
+    // exp(log(x)) may land an ulp outside [low, high]: keep samples in the domain.
+    if (d.scale == Scale::log)
+      return std::clamp(std::exp(random.uniform(std::log(d.low), std::log(d.high))), d.low, d.high);
     return random.uniform(d.low, d.high);
   }
   static Value sample_from(const IntegerDomain& d, Random& random) {
@@ -153,53 +201,125 @@ class Parameter {
     // that the end points get their fair share, then round.
     const double x = std::exp(random.uniform(std::log(static_cast<double>(d.low) - 0.5),
                                              std::log(static_cast<double>(d.high) + 0.5)));
-    auto rounded = static_cast<std::int64_t>(std::llround(x));
-    return std::clamp(rounded, d.low, d.high);
+    return round_into(x, d.low, d.high);
   }
   static Value sample_from(const ChoiceDomain& d, Random& random) {
     return d.choices[random.below(d.choices.size())];
   }
 
-  static double spaced(double low, double high, Scale scale, std::size_t i, std::size_t points) {
+  /// llround(x) clamped to [low, high]. llround is unspecified outside int64 (on x86 2^63, which
+  /// is INT64_MAX as a double, becomes INT64_MIN), so out-of-range x is clamped before it.
+  static std::int64_t round_into(double x, std::int64_t low, std::int64_t high) {
+    if (!(x < 0x1p63)) return high;
+    if (x < -0x1p63) return low;
+    return std::clamp(static_cast<std::int64_t>(std::llround(x)), low, high);
+  }
+
+  static double spaced(double low, double high, Scale scale, std::uint64_t i,
+                       std::uint64_t points) {
     if (i == 0) return low;
     if (i + 1 == points) return high;  // exact end points, whatever the rounding
     const double t = static_cast<double>(i) / static_cast<double>(points - 1);
-    if (scale == Scale::log) return std::exp(std::log(low) + t * (std::log(high) - std::log(low)));
-    return low + t * (high - low);
+    if (scale == Scale::log)
+      return std::clamp(std::exp(std::log(low) + t * (std::log(high) - std::log(low))), low, high);
+    const double width = high - low;
+    if (std::isfinite(width)) return low + t * width;
+    // Wider than the largest double: interpolate so that no point becomes infinite.
+    return std::clamp(low * (1 - t) + high * t, low, high);
   }
 
-  std::vector<Value> grid_of(const RealDomain& d) const {
+  /// The distance high - low, which overflows int64 for ranges wider than half of it.
+  static std::uint64_t span(const IntegerDomain& d) {
+    return static_cast<std::uint64_t>(d.high) - static_cast<std::uint64_t>(d.low);
+  }
+
+  /// Every integer of the range: without a point count, or with more points than integers.
+  static bool every_integer(const IntegerDomain& d) {
+    return !d.grid_points || *d.grid_points - 1 >= span(d);
+  }
+
+  /// round(a * b / d) for a <= d, rounding halves up, without a 128-bit type: long
+  /// multiplication over the bits of a, holding b * 2^i as quotient and remainder by d.
+  static std::uint64_t scaled(std::uint64_t a, std::uint64_t b, std::uint64_t d) {
+    std::uint64_t quotient = 0, remainder = 0;           // the product so far, divided by d
+    std::uint64_t part = b / d, part_remainder = b % d;  // b * 2^i divided by d
+    for (; a != 0; a >>= 1) {
+      if (a & 1) {
+        quotient += part;
+        if (remainder >= d - part_remainder) {
+          remainder -= d - part_remainder;
+          ++quotient;
+        } else {
+          remainder += part_remainder;
+        }
+      }
+      if (a == 1) break;  // doubling further could overflow and is not needed
+      part *= 2;
+      if (part_remainder >= d - part_remainder) {
+        part_remainder -= d - part_remainder;
+        ++part;
+      } else {
+        part_remainder *= 2;
+      }
+    }
+    return quotient + (remainder >= d - remainder ? 1 : 0);
+  }
+
+  std::uint64_t count_of(const RealDomain& d) const {
     if (!d.grid_points)
       detail::invalid(name_,
                       "grid search over a real range needs a point count: use .grid(points)");
-    std::vector<Value> values;
-    for (std::size_t i = 0; i < *d.grid_points; ++i)
-      values.emplace_back(spaced(d.low, d.high, d.scale, i, *d.grid_points));
-    return values;
+    return *d.grid_points;
   }
-  std::vector<Value> grid_of(const IntegerDomain& d) const {
-    std::vector<Value> values;
+  std::uint64_t count_of(const IntegerDomain& d) const {
     if (!d.grid_points) {
       // Every integer, up to a limit: a grid over 0 .. 1e12 is a mistake, not a plan.
-      const std::uint64_t count =
-          static_cast<std::uint64_t>(d.high) - static_cast<std::uint64_t>(d.low) + 1;
-      if (count == 0 || count > max_integer_grid)
+      if (span(d) >= max_integer_grid)
         detail::invalid(name_, "grid search over " + std::to_string(d.low) + " .. " +
                                    std::to_string(d.high) + " would enumerate more than " +
                                    std::to_string(max_integer_grid) +
                                    " integers: use .grid(points)");
-      for (std::uint64_t i = 0; i < count; ++i)
-        values.emplace_back(static_cast<std::int64_t>(static_cast<std::uint64_t>(d.low) + i));
-      return values;
+      return span(d) + 1;
     }
-    for (std::size_t i = 0; i < *d.grid_points; ++i) {
-      const auto v = static_cast<std::int64_t>(std::llround(spaced(
-          static_cast<double>(d.low), static_cast<double>(d.high), d.scale, i, *d.grid_points)));
+    if (*d.grid_points <= max_listed_grid) return rounded_grid(d).size();
+    if (every_integer(d)) return span(d) + 1;  // no overflow: span < points
+    if (d.scale == Scale::log)
+      detail::invalid(name_, "a log-scale integer grid takes at most " +
+                                 std::to_string(max_listed_grid) + " points, got " +
+                                 std::to_string(*d.grid_points));
+    return *d.grid_points;
+  }
+  std::uint64_t count_of(const ChoiceDomain& d) const { return d.choices.size(); }
+
+  Value value_of(const RealDomain& d, std::uint64_t i) const {
+    return spaced(d.low, d.high, d.scale, i, *d.grid_points);
+  }
+  /// Unlisted integer grids: every integer, or more than max_listed_grid linear points, spaced
+  /// exactly in integers (points - 1 <= span, so no two round to the same integer).
+  Value value_of(const IntegerDomain& d, std::uint64_t i) const {
+    const std::uint64_t offset = every_integer(d) ? i : scaled(i, span(d), *d.grid_points - 1);
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(d.low) + offset);
+  }
+  Value value_of(const ChoiceDomain& d, std::uint64_t i) const {
+    return d.choices[static_cast<std::size_t>(i)];
+  }
+
+  /// An integer grid of at most max_listed_grid points, spaced in doubles and rounded; points
+  /// that round to the same integer appear once. The end points are exact.
+  static std::vector<Value> rounded_grid(const IntegerDomain& d) {
+    std::vector<Value> values;
+    const std::uint64_t points = *d.grid_points;
+    for (std::uint64_t i = 0; i < points; ++i) {
+      const std::int64_t v =
+          i == 0            ? d.low
+          : i + 1 == points ? d.high
+                            : round_into(spaced(static_cast<double>(d.low),
+                                                static_cast<double>(d.high), d.scale, i, points),
+                                         d.low, d.high);
       if (values.empty() || values.back() != Value(v)) values.emplace_back(v);  // rounding ties
     }
     return values;
   }
-  std::vector<Value> grid_of(const ChoiceDomain& d) const { return d.choices; }
 
   std::string name_;
   Domain domain_;

@@ -39,7 +39,15 @@ class Random {
   double uniform() noexcept { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 
   /// @brief A uniformly distributed double in [low, high).
-  double uniform(double low, double high) noexcept { return low + (high - low) * uniform(); }
+  double uniform(double low, double high) noexcept {
+    const double u = uniform();
+    const double width = high - low;
+    if (std::isfinite(width)) return low + width * u;
+    // Wider than the largest double (-DBL_MAX .. DBL_MAX): low + width * u would be infinite, so
+    // interpolate between the ends instead (only here: ordinary ranges keep their exact values).
+    const double x = low * (1 - u) + high * u;
+    return x < high ? x : std::nextafter(high, low);
+  }
 
   /// @brief A uniformly distributed integer in [0, count), without modulo bias (rejection).
   std::uint64_t below(std::uint64_t count) {

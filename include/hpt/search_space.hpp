@@ -2,9 +2,12 @@
 /// @file search_space.hpp
 /// @brief A search space: named parameters, possibly conditional, that can be sampled or gridded.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -80,21 +83,17 @@ class SearchSpace {
     return sample(random);
   }
 
-  /// @brief Every configuration of the full factorial grid, the first parameter varying slowest.
-  /// Conditional parameters expand only where they are active. Throws std::invalid_argument for a
-  /// real range without a point count.
-  [[nodiscard]] std::vector<Config> grid() const {
-    std::vector<std::vector<Value>> values;
-    values.reserve(parameters_.size());
-    for (const auto& parameter : parameters_) values.push_back(parameter.grid_values());
-    std::vector<Config> configs;
-    Config partial;
-    expand(0, values, partial, configs);
-    return configs;
-  }
+  /// The most configurations grid() lists; larger grids are enumerated with hpt::Grid.
+  static constexpr std::uint64_t max_listed_grid = 1'000'000;
 
-  /// @brief How many configurations grid() gives, without building them.
-  [[nodiscard]] std::size_t grid_size() const { return grid().size(); }
+  /// @brief Every configuration of the full factorial grid, the first parameter varying slowest.
+  /// Conditional parameters expand only where they are active. Throws std::invalid_argument as
+  /// grid_size() does, and for a grid of more than max_listed_grid configurations.
+  [[nodiscard]] std::vector<Config> grid() const;
+
+  /// @brief How many configurations grid() gives, counted without building them. Throws
+  /// std::invalid_argument for a real range without a point count, and for a count beyond 64 bits.
+  [[nodiscard]] std::uint64_t grid_size() const;
 
   /// @brief True when the parameter's condition holds in a configuration built so far.
   [[nodiscard]] static bool is_active(const Parameter& parameter, const Config& partial) {
@@ -203,25 +202,162 @@ class SearchSpace {
     }
   }
 
-  void expand(std::size_t index, const std::vector<std::vector<Value>>& values, Config& partial,
-              std::vector<Config>& out) const {
-    if (index == parameters_.size()) {
-      out.push_back(partial);
-      return;
-    }
-    const Parameter& parameter = parameters_[index];
-    if (!is_active(parameter, partial)) {
-      expand(index + 1, values, partial, out);
-      return;
-    }
-    for (const auto& value : values[index]) {
-      partial.set(parameter.name(), value);
-      expand(index + 1, values, partial, out);
-      partial.pop_back();
-    }
-  }
-
   std::vector<Parameter> parameters_;
 };
+
+/// @brief A space's grid, enumerated on demand: size() counts it and config(index) builds one
+/// configuration in grid() order (declaration order, the first parameter varying slowest,
+/// conditional parameters only where active) without building the others, so grids of 1e9 or
+/// 2^63 configurations cost memory only for their parameters' lists.
+///
+/// The conditions make a forest (each names one earlier parameter), so the configurations left
+/// once parameters 0 .. i-1 are fixed are the product, over the parameters whose parent is fixed
+/// (or who have none), of each one's subtree count if active and 1 if not. config(index) walks the
+/// parameters, dividing the index by that product as a mixed radix; a parameter that others'
+/// conditions name keeps prefix sums of its values' subtree counts to find its block.
+class Grid {
+ public:
+  /// @brief Throws std::invalid_argument for a real range without a point count, a parameter
+  /// named by conditions with more than Parameter::max_listed_grid grid values, and a grid of
+  /// more configurations than 64 bits count.
+  explicit Grid(const SearchSpace& space) {
+    auto built = std::make_shared<State>();
+    State& state = *built;
+    state.space = space;
+    const auto& parameters = state.space.parameters();
+    const std::size_t n = parameters.size();
+    state.axes.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      Axis& axis = state.axes[i];
+      axis.size = parameters[i].grid_size();
+      if (const auto& condition = parameters[i].condition())
+        state.axes[*state.space.index_of(condition->parameter)].children.push_back(i);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      Axis& axis = state.axes[i];
+      if (!axis.children.empty() && axis.size > Parameter::max_listed_grid)
+        throw std::invalid_argument(
+            "hpt::SearchSpace: parameter \"" + parameters[i].name() + "\" has " +
+            std::to_string(axis.size) + " grid values and conditions of later parameters name " +
+            "it; a grid expands at most " + std::to_string(Parameter::max_listed_grid) +
+            " values of such a parameter");
+      if (!axis.children.empty() || parameters[i].is_listed())
+        axis.values = parameters[i].grid_values();
+    }
+    // Subtree counts, children (declared later) first; an overflow matters only where it is used.
+    std::vector<std::optional<std::uint64_t>> active(n);
+    for (std::size_t i = n; i-- > 0;) {
+      Axis& axis = state.axes[i];
+      if (axis.children.empty()) {
+        active[i] = axis.size;
+        continue;
+      }
+      axis.prefix.assign(axis.values.size() + 1, 0);
+      std::optional<std::uint64_t> sum = 0;
+      for (std::size_t v = 0; v < axis.values.size(); ++v) {
+        std::optional<std::uint64_t> block = 1;
+        for (const std::size_t child : axis.children)
+          if (parameters[child].condition()->test(axis.values[v]))
+            block = times(block, active[child]);
+        sum = plus(sum, block);
+        axis.prefix[v + 1] = sum.value_or(0);
+      }
+      active[i] = sum;
+    }
+    std::optional<std::uint64_t> total = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (parameters[i].condition()) continue;  // inside a subtree: counted by its root
+      total = times(total, active[i]);
+      if (!total)
+        throw std::invalid_argument(
+            "hpt::SearchSpace: the grid has more configurations than 64 bits count (the count "
+            "overflows at parameter \"" +
+            parameters[i].name() + "\", with " + std::to_string(state.axes[i].size) +
+            " grid values)");
+    }
+    for (std::size_t i = 0; i < n; ++i) state.axes[i].active = active[i].value_or(0);
+    state.size = *total;
+    state_ = std::move(built);
+  }
+
+  /// @brief How many configurations the grid has.
+  [[nodiscard]] std::uint64_t size() const noexcept { return state_->size; }
+
+  /// @brief The configuration at `index` in grid order; throws std::out_of_range past the end.
+  [[nodiscard]] Config config(std::uint64_t index) const {
+    const State& state = *state_;
+    if (index >= state.size)
+      throw std::out_of_range("hpt::Grid: no configuration " + std::to_string(index) +
+                              " in a grid of " + std::to_string(state.size));
+    const auto& parameters = state.space.parameters();
+    Config config;
+    config.reserve(parameters.size());
+    std::uint64_t remaining = state.size;  // configurations sharing the parameters fixed so far
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      const Parameter& parameter = parameters[i];
+      if (!SearchSpace::is_active(parameter, config)) continue;
+      const Axis& axis = state.axes[i];
+      const std::uint64_t others = remaining / axis.active;  // the other open subtrees
+      std::uint64_t value = 0;
+      if (axis.children.empty()) {
+        value = index / others;
+        index %= others;
+        remaining = others;
+      } else {
+        const auto block = std::upper_bound(axis.prefix.begin(), axis.prefix.end(), index / others);
+        value = static_cast<std::uint64_t>(block - axis.prefix.begin()) - 1;
+        index -= others * axis.prefix[value];
+        remaining = others * (axis.prefix[value + 1] - axis.prefix[value]);
+      }
+      config.set(parameter.name(),
+                 axis.values.empty() ? parameter.grid_value(value) : axis.values[value]);
+    }
+    return config;
+  }
+
+ private:
+  struct Axis {
+    std::uint64_t size = 0;             // grid values of the parameter
+    std::vector<Value> values;          // listed when needed (choices, rounded, named by others)
+    std::vector<std::size_t> children;  // parameters whose condition names this one
+    std::vector<std::uint64_t> prefix;  // for a named one: subtree counts of the values before v
+    std::uint64_t active = 0;           // configurations of its subtree when it is active
+  };
+  struct State {
+    SearchSpace space;
+    std::vector<Axis> axes;
+    std::uint64_t size = 0;
+  };
+
+  static std::optional<std::uint64_t> times(std::optional<std::uint64_t> a,
+                                            std::optional<std::uint64_t> b) {
+    if (!a || !b || (*a != 0 && *b > std::numeric_limits<std::uint64_t>::max() / *a))
+      return std::nullopt;
+    return *a * *b;
+  }
+  static std::optional<std::uint64_t> plus(std::optional<std::uint64_t> a,
+                                           std::optional<std::uint64_t> b) {
+    if (!a || !b || *b > std::numeric_limits<std::uint64_t>::max() - *a) return std::nullopt;
+    return *a + *b;
+  }
+
+  std::shared_ptr<const State> state_;
+};
+
+inline std::uint64_t SearchSpace::grid_size() const {
+  return Grid(*this).size();
+}
+
+inline std::vector<Config> SearchSpace::grid() const {
+  const Grid grid(*this);
+  if (grid.size() > max_listed_grid)
+    throw std::invalid_argument("hpt::SearchSpace: the grid has " + std::to_string(grid.size()) +
+                                " configurations, more than " + std::to_string(max_listed_grid) +
+                                " to list: use grid_size() and hpt::Grid(space).config(index)");
+  std::vector<Config> configs;
+  configs.reserve(static_cast<std::size_t>(grid.size()));
+  for (std::uint64_t i = 0; i < grid.size(); ++i) configs.push_back(grid.config(i));
+  return configs;
+}
 
 }  // namespace hpt

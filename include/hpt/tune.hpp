@@ -362,7 +362,8 @@ Study run_study(const Space& space, Factory& factory, const Strategy& strategy, 
   strategy.validate();
   validate_policy(policy);
   Study study(options, strategy.schedule(untyped_space));
-  if (const auto trials = study.schedule().trials()) study.trials().reserve(*trials);
+  if (const auto trials = study.schedule().trials())  // a bounded start; it grows per trial
+    study.trials().reserve(std::min<std::size_t>(*trials, 4096));
   Engine<Space, Factory, decltype(strategy.scheduler(untyped_space, options.seed)), Policy,
          Observers...>
   engine(space, factory, strategy.scheduler(untyped_space, options.seed), std::move(policy), study,

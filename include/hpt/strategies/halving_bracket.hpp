@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,24 @@ inline bool ranks_before(double loss_a, std::size_t trial_a, double loss_b, std:
   if (nan_a != nan_b) return nan_b;
   if (!nan_a && loss_a != loss_b) return loss_a < loss_b;
   return trial_a < trial_b;
+}
+
+/// @brief The steps `brackets` spend, summed as Schedule::total_resource() sums them, or nothing
+/// when the sum does not fit in int64 (where total_resource() would wrap).
+inline std::optional<std::int64_t> checked_total_resource(const std::vector<Bracket>& brackets) {
+  const auto most = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  std::uint64_t total = 0;
+  for (const auto& bracket : brackets) {
+    std::int64_t previous = 0;
+    for (const auto& rung : bracket.rungs) {
+      const auto count = static_cast<std::uint64_t>(rung.configurations.value_or(0));
+      const auto added = static_cast<std::uint64_t>(rung.resource - previous);  // >= 0
+      previous = rung.resource;
+      if (added != 0 && count > (most - total) / added) return std::nullopt;
+      total += count * added;
+    }
+  }
+  return static_cast<std::int64_t>(total);
 }
 
 class HalvingBracket {

@@ -52,7 +52,8 @@ struct Hyperband {
       // n = ceil((s_max + 1) * eta^s / (s + 1)), in integers.
       const std::int64_t power = detail::integer_power(eta, s);
       if (power > std::numeric_limits<std::int64_t>::max() / (s_max + 1))
-        throw std::overflow_error("hpt::Hyperband: bracket " + std::to_string(s) +
+        throw std::overflow_error("hpt::Hyperband: " + settings() + ": bracket " +
+                                  std::to_string(s) +
                                   " would need more configurations than 64 bits can count");
       const std::int64_t numerator = (s_max + 1) * power;
       const auto n = static_cast<std::size_t>((numerator + s) / (s + 1));
@@ -70,12 +71,24 @@ struct Hyperband {
       }
       result.brackets.push_back(std::move(bracket));
     }
+    // Schedule::total_resource() counts in int64: refuse a plan it would wrap.
+    if (!detail::checked_total_resource(result.brackets))
+      throw std::overflow_error("hpt::Hyperband: " + settings() + ": the brackets need more than " +
+                                std::to_string(std::numeric_limits<std::int64_t>::max()) +
+                                " steps in all");
     return result;
   }
 
   [[nodiscard]] detail::BracketScheduler<RandomSampler> scheduler(const SearchSpace& space,
                                                                   std::uint64_t seed) const {
     return {RandomSampler(space, seed), schedule(space)};
+  }
+
+ private:
+  [[nodiscard]] std::string settings() const {
+    return "max_resource = " + std::to_string(max_resource) +
+           " with min_resource = " + std::to_string(min_resource) +
+           " and reduction_factor = " + std::to_string(reduction_factor);
   }
 };
 

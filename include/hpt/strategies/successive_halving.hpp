@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -63,10 +64,29 @@ struct SuccessiveHalving {
     if (keep != Keep::floor && keep != Keep::ceil)
       detail::invalid_setting("SuccessiveHalving", "keep", std::to_string(static_cast<int>(keep)),
                               "must be hpt::Keep::floor or hpt::Keep::ceil");
+    // A plan whose steps overflow int64 cannot be counted (Schedule::total_resource) nor run.
+    if (!detail::checked_total_resource({bracket()}))
+      detail::invalid_setting(
+          "SuccessiveHalving", "configurations", std::to_string(configurations),
+          "with min_resource = " + std::to_string(min_resource) +
+              ", max_resource = " + std::to_string(max_resource) +
+              " and reduction_factor = " + std::to_string(reduction_factor) + " needs more than " +
+              std::to_string(std::numeric_limits<std::int64_t>::max()) + " steps in all");
   }
 
   [[nodiscard]] Schedule schedule(const SearchSpace& = {}) const {
     validate();
+    return {"SuccessiveHalving", {bracket()}};
+  }
+
+  [[nodiscard]] detail::BracketScheduler<RandomSampler> scheduler(const SearchSpace& space,
+                                                                  std::uint64_t seed) const {
+    return {RandomSampler(space, seed), schedule(space)};
+  }
+
+ private:
+  /// The rungs, for settings that passed the field checks.
+  [[nodiscard]] Bracket bracket() const {
     const auto eta = static_cast<std::uint64_t>(reduction_factor);
     const int by_count = detail::floor_log(configurations, eta);  // K_n: counts stay >= 1
     const int by_budget = detail::integer_log(max_resource, min_resource, reduction_factor);  // K_R
@@ -80,12 +100,7 @@ struct SuccessiveHalving {
                                min_resource * detail::integer_power(reduction_factor, power)});
       count = keep == Keep::ceil ? detail::ceil_div(count, eta) : count / eta;
     }
-    return {"SuccessiveHalving", {std::move(bracket)}};
-  }
-
-  [[nodiscard]] detail::BracketScheduler<RandomSampler> scheduler(const SearchSpace& space,
-                                                                  std::uint64_t seed) const {
-    return {RandomSampler(space, seed), schedule(space)};
+    return bracket;
   }
 };
 
