@@ -11,8 +11,14 @@
 /// that "1" (a string) and 1 (an integer) stay apart; reals always have a '.' or an exponent. The
 /// CSV keeps each trial's result, not its whole learning curve: use JSON Lines (<hpt/io/json.hpp>)
 /// for curves.
+///
+/// read_csv is safe on any input: integer columns must hold integers that fit their field (trial
+/// ids are non-negative), a parameter integer must fit in 64 bits, every error names the line, the
+/// column and the cell, and an error message quotes at most quoted_input_limit characters of any
+/// cell.
 
 #include <charconv>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <istream>
@@ -24,6 +30,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "hpt/direction.hpp"
@@ -34,6 +42,29 @@
 
 namespace hpt {
 namespace detail {
+
+/// The most characters of one piece of input (a cell, a JSON string, a key) an error quotes.
+inline constexpr std::size_t quoted_input_limit = 80;
+
+/// @brief Input text for an error message: whole when short, else its first quoted_input_limit
+/// characters, "..." and its length, so a huge cell cannot make a huge message.
+inline std::string excerpt(std::string_view text) {
+  if (text.size() <= quoted_input_limit) return std::string(text);
+  return std::string(text.substr(0, quoted_input_limit)) + "... (" + std::to_string(text.size()) +
+         " characters)";
+}
+
+/// @brief excerpt() in double quotes.
+inline std::string quote_input(std::string_view text) {
+  return '"' + excerpt(text) + '"';
+}
+
+/// @brief E.g. "an integer from -2147483648 to 2147483647", for range errors.
+template <std::integral T>
+std::string integer_range_text() {
+  return "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+         std::to_string(std::numeric_limits<T>::max());
+}
 
 inline std::string csv_quote(std::string_view text) {
   std::string quoted = "\"";
@@ -102,15 +133,37 @@ inline Value parse_csv_value(const std::string& cell, bool quoted, std::size_t l
   if (cell == "false") return Value(false);
   const char* first = cell.data();
   const char* last = first + cell.size();
+  const auto where = [&] {
+    return "hpt::read_csv: line " + std::to_string(line) + ", column " + quote_input(column) + ": ";
+  };
   std::int64_t integer = 0;
-  if (auto [end, error] = std::from_chars(first, last, integer);
-      error == std::errc{} && end == last)
-    return Value(integer);
+  if (auto [end, error] = std::from_chars(first, last, integer); end == last) {
+    if (error == std::errc{}) return Value(integer);
+    // Read as a real it would silently change kind and lose digits.
+    if (error == std::errc::result_out_of_range)
+      throw std::invalid_argument(where() + "the integer " + quote_input(cell) +
+                                  " does not fit in 64 bits");
+  }
   double real = 0;
   if (auto [end, error] = std::from_chars(first, last, real); error == std::errc{} && end == last)
     return Value(real);
-  throw std::invalid_argument("hpt::read_csv: line " + std::to_string(line) + ", column \"" +
-                              std::string(column) + "\": cannot read \"" + cell + "\" as a value");
+  throw std::invalid_argument(where() + "cannot read " + quote_input(cell) + " as a value");
+}
+
+/// @brief An integer cell for a field of type T: refuses reals, text and values outside T.
+template <std::integral T>
+T parse_csv_integer(const std::string& cell, std::size_t line, std::string_view column) {
+  const Value value = parse_csv_value(cell, false, line, column);
+  const auto where = [&] {
+    return "hpt::read_csv: line " + std::to_string(line) + ", column " + quote_input(column) + ": ";
+  };
+  if (!value.is_integer())
+    throw std::invalid_argument(where() + quote_input(cell) + " is not an integer");
+  const auto integer = value.as<std::int64_t>();
+  if (!std::in_range<T>(integer))
+    throw std::invalid_argument(where() + std::to_string(integer) + " is out of range (" +
+                                integer_range_text<T>() + ")");
+  return static_cast<T>(integer);
 }
 
 inline double parse_csv_number(const std::string& cell, std::size_t line, std::string_view column) {
@@ -119,8 +172,9 @@ inline double parse_csv_number(const std::string& cell, std::size_t line, std::s
   if (cell == "-inf") return -std::numeric_limits<double>::infinity();
   const Value value = parse_csv_value(cell, false, line, column);
   if (!value.is_number())
-    throw std::invalid_argument("hpt::read_csv: line " + std::to_string(line) + ", column \"" +
-                                std::string(column) + "\": \"" + cell + "\" is not a number");
+    throw std::invalid_argument("hpt::read_csv: line " + std::to_string(line) + ", column " +
+                                quote_input(column) + ": " + quote_input(cell) +
+                                " is not a number");
   return value.number();
 }
 
@@ -129,7 +183,8 @@ inline TrialStatus parse_status(std::string_view text) {
        {TrialStatus::pending, TrialStatus::running, TrialStatus::paused, TrialStatus::completed,
         TrialStatus::stopped, TrialStatus::pruned, TrialStatus::failed, TrialStatus::diverged})
     if (to_string(status) == text) return status;
-  throw std::invalid_argument("hpt: unknown trial status \"" + std::string(text) + "\"");
+  // Callers pass an excerpt of long input, as they do to parse_direction.
+  throw std::invalid_argument("unknown trial status \"" + std::string(text) + "\"");
 }
 
 inline constexpr std::string_view csv_fixed_columns[] = {
@@ -194,6 +249,13 @@ inline Study read_csv(std::istream& in) {
       throw std::invalid_argument("hpt::read_csv: line 1: column " + std::to_string(i + 1) +
                                   " must be \"" + std::string(detail::csv_fixed_columns[i]) + "\"");
     }
+  // Two columns for one parameter would make its configuration ambiguous.
+  std::unordered_set<std::string_view> parameters;
+  for (std::size_t i = fixed; i < header.size(); ++i)
+    if (!parameters.insert(header[i]).second)
+      throw std::invalid_argument("hpt::read_csv: line 1: column " + std::to_string(i + 1) +
+                                  ", parameter " + detail::quote_input(header[i]) +
+                                  ", repeats an earlier column");
   std::optional<Study> study;  // made at the first row, which says the direction and the rule
   std::size_t record_line = line;
   while (detail::read_csv_record(in, cells, quoted, line)) {
@@ -205,43 +267,45 @@ inline Study read_csv(std::istream& in) {
       throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) + " has " +
                                   std::to_string(cells.size()) + " cells, the header has " +
                                   std::to_string(header.size()));
-    auto integer = [&](std::size_t column) {
-      const Value v = detail::parse_csv_value(cells[column], false, record_line, header[column]);
-      if (!v.is_integer())
-        throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
-                                    ", column \"" + header[column] + "\": \"" + cells[column] +
-                                    "\" is not an integer");
-      return v.as<std::int64_t>();
+    auto fail = [&](std::size_t column, const std::string& message) {
+      return std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
+                                   ", column " + detail::quote_input(header[column]) + ": " +
+                                   message);
     };
     // A study-level column: parsed on every row, and every row must agree with the first.
     auto study_level = [&](std::size_t column, auto parse, auto first_value) {
       try {
         const auto value = parse(cells[column]);
         if (study && value != first_value(*study))
-          throw std::invalid_argument("\"" + cells[column] + "\" where earlier rows say \"" +
+          throw std::invalid_argument(detail::quote_input(cells[column]) +
+                                      " where earlier rows say \"" +
                                       std::string(to_string(first_value(*study))) + "\"");
         return value;
       } catch (const std::invalid_argument& error) {
-        throw std::invalid_argument("hpt::read_csv: line " + std::to_string(record_line) +
-                                    ", column \"" + header[column] + "\": " + error.what());
+        throw fail(column, error.what());
       }
     };
     const Direction direction = study_level(
-        10, [](const std::string& text) { return parse_direction(text); },
+        10, [](const std::string& text) { return parse_direction(detail::excerpt(text)); },
         [](const Study& s) { return s.direction(); });
     const TrialResult rule = study_level(
-        11, [](const std::string& text) { return parse_trial_result(text); },
+        11, [](const std::string& text) { return parse_trial_result(detail::excerpt(text)); },
         [](const Study& s) { return s.options().result; });
     if (!study) study.emplace(StudyOptions{.direction = direction, .result = rule});
 
     Trial trial;
-    trial.id = static_cast<std::size_t>(integer(0));
-    trial.status = detail::parse_status(cells[1]);
-    trial.bracket = static_cast<int>(integer(2));
-    trial.rung = static_cast<int>(integer(3));
-    trial.resource = integer(4);
+    trial.id = detail::parse_csv_integer<std::size_t>(cells[0], record_line, header[0]);
+    try {
+      trial.status = detail::parse_status(detail::excerpt(cells[1]));
+    } catch (const std::invalid_argument& error) {
+      throw fail(1, error.what());
+    }
+    trial.bracket = detail::parse_csv_integer<int>(cells[2], record_line, header[2]);
+    trial.rung = detail::parse_csv_integer<int>(cells[3], record_line, header[3]);
+    trial.resource = detail::parse_csv_integer<std::int64_t>(cells[4], record_line, header[4]);
     const double result = detail::parse_csv_number(cells[5], record_line, header[5]);
-    const std::int64_t result_step = integer(6);
+    const auto result_step =
+        detail::parse_csv_integer<std::int64_t>(cells[6], record_line, header[6]);
     trial.wall_seconds = detail::parse_csv_number(cells[7], record_line, header[7]);
     trial.stopped_by = cells[8];
     trial.reason = cells[9];
