@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <istream>
+#include <limits>
 #include <numeric>
 #include <ostream>
 #include <span>
@@ -85,31 +86,51 @@ class EpochCursor {
   }
 
   /// @brief Reads what write() wrote. Throws std::runtime_error, and changes nothing, if the
-  /// state is malformed or was written for another number of samples.
+  /// state is malformed or was written for another number of samples: the order must be a
+  /// permutation of 0..N-1, the position at most N, the completed epochs in [0, INT64_MAX) (and
+  /// both 0 and N before the first minibatch), and the random state whole.
   void read(std::istream& in) {
+    constexpr const char* where = "hpt::data::EpochCursor::read: ";
     std::string tag;
     std::size_t size = 0;
-    EpochCursor restored(order_.size(), 0);
     int started = 0;
     if (!(in >> tag) || tag != "hpt.epoch_cursor.1")
-      throw std::runtime_error("hpt::data::EpochCursor::read: not an epoch cursor state");
-    if (!(in >> size >> restored.position_ >> restored.completed_epochs_ >> started))
-      throw std::runtime_error("hpt::data::EpochCursor::read: truncated state");
+      throw std::runtime_error(std::string(where) + "not an epoch cursor state");
+    std::size_t position = 0;
+    std::int64_t completed_epochs = 0;
+    if (!(in >> size >> position >> completed_epochs >> started))
+      throw std::runtime_error(std::string(where) + "truncated state");
+    // Checked before the order is read: the order and the marks below have this cursor's size.
     if (size != order_.size())
-      throw std::runtime_error("hpt::data::EpochCursor::read: the state is for " +
-                               std::to_string(size) + " samples, this cursor has " +
-                               std::to_string(order_.size()));
+      throw std::runtime_error(std::string(where) + "the state is for " + std::to_string(size) +
+                               " samples, this cursor has " + std::to_string(order_.size()));
+    if (position > size)
+      throw std::runtime_error(std::string(where) + "position " + std::to_string(position) +
+                               " is beyond the " + std::to_string(size) + " samples");
+    // next() adds one when an epoch ends: INT64_MAX would overflow.
+    if (completed_epochs < 0 || completed_epochs == std::numeric_limits<std::int64_t>::max())
+      throw std::runtime_error(std::string(where) + "completed epochs " +
+                               std::to_string(completed_epochs) + " out of range");
+    if (started != 0 && started != 1)
+      throw std::runtime_error(std::string(where) + "started flag " + std::to_string(started) +
+                               " is neither 0 nor 1");
+    if (started == 0 && (position != size || completed_epochs != 0))
+      throw std::runtime_error(std::string(where) +
+                               "a cursor that has not started has a position or epochs");
+    EpochCursor restored(order_.size(), 0);
     std::vector<bool> seen(size, false);
     for (auto& index : restored.order_) {
       if (!(in >> index) || index >= size || seen[index])
-        throw std::runtime_error("hpt::data::EpochCursor::read: the order is not a permutation");
+        throw std::runtime_error(std::string(where) + "the order is not a permutation of 0.." +
+                                 std::to_string(size - 1));
       seen[index] = true;
     }
-    if (!(in >> restored.random_))
-      throw std::runtime_error("hpt::data::EpochCursor::read: truncated random state");
-    if (restored.position_ > size || restored.completed_epochs_ < 0 ||
-        (started != 0 && started != 1))
-      throw std::runtime_error("hpt::data::EpochCursor::read: inconsistent state");
+    // write() ends the random state with a newline: a state cut short in its last number would
+    // otherwise parse, and the next field be taken for it.
+    if (!(in >> restored.random_) || in.get() != '\n')
+      throw std::runtime_error(std::string(where) + "truncated or malformed random state");
+    restored.position_ = position;
+    restored.completed_epochs_ = completed_epochs;
     restored.started_ = started == 1;
     *this = std::move(restored);
   }

@@ -12,10 +12,12 @@
 #include <hpt/models/parameter.hpp>
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <istream>
+#include <limits>
 #include <numbers>
 #include <ostream>
 #include <span>
@@ -108,22 +110,94 @@ void write_tensors(std::ostream& out, const std::vector<Vector<Scalar>>& tensors
   }
 }
 
+// The largest tensor a state may hold: its byte count must fit a std::streamsize.
+constexpr std::uint64_t max_tensor_size = std::uint64_t{1} << 40;
+
+/// Reads `size` values that the stream claims to hold. The tensor grows (doubling) as the bytes
+/// arrive, so a claimed size beyond the stream's end fails there, after allocating no more than
+/// about twice what the stream held rather than what it claimed.
+template <class Scalar>
+Vector<Scalar> read_values(std::istream& in, std::uint64_t size, const std::string& truncated) {
+  constexpr std::uint64_t first_chunk = std::uint64_t{1} << 16;
+  Vector<Scalar> tensor;
+  std::uint64_t have = 0;
+  while (have < size) {
+    const std::uint64_t want = std::min(size, std::max(first_chunk, 2 * have));
+    tensor.conservativeResize(static_cast<Eigen::Index>(want));
+    if (!in.read(reinterpret_cast<char*>(tensor.data() + have),
+                 static_cast<std::streamsize>((want - have) * sizeof(Scalar))))
+      throw std::runtime_error(truncated);
+    have = want;
+  }
+  return tensor;
+}
+
+/// Reads tensors of any count and sizes (bounded by the bytes in the stream, see read_values).
 template <class Scalar>
 std::vector<Vector<Scalar>> read_tensors(std::istream& in) {
   const auto count = read_raw<std::uint64_t>(in, "tensor count");
   if (count > (1U << 20)) throw std::runtime_error("hpt::models: implausible optimizer state");
-  std::vector<Vector<Scalar>> tensors;
+  std::vector<Vector<Scalar>> tensors;  // not reserved: the count is a claim
   for (std::uint64_t i = 0; i < count; ++i) {
     const auto size = read_raw<std::uint64_t>(in, "tensor size");
-    if (size > (std::uint64_t{1} << 40))
+    if (size > max_tensor_size)
       throw std::runtime_error("hpt::models: implausible optimizer state tensor size");
-    Vector<Scalar> tensor(static_cast<Eigen::Index>(size));
+    tensors.push_back(
+        read_values<Scalar>(in, size, "hpt::models: truncated optimizer state tensor"));
+  }
+  return tensors;
+}
+
+/// Reads tensors written by write_tensors that must have the sizes of `parameters` (or be none,
+/// if `may_be_empty`), checking each count and size before allocating for it. Messages start
+/// with `where` and call the tensors `state` ("the checkpoint", "the first moments", ...).
+template <class Scalar>
+std::vector<Vector<Scalar>> read_tensors(std::istream& in,
+                                         std::span<const ParameterView<Scalar>> parameters,
+                                         const std::string& where, const std::string& state,
+                                         bool may_be_empty) {
+  std::uint64_t count = 0;
+  if (!in.read(reinterpret_cast<char*>(&count), sizeof count))
+    throw std::runtime_error(where + state + " is truncated (tensor count)");
+  if (count != parameters.size() && !(may_be_empty && count == 0))
+    throw std::runtime_error(where + state + " has " + std::to_string(count) +
+                             " tensors, the model " + std::to_string(parameters.size()));
+  std::vector<Vector<Scalar>> tensors;
+  tensors.reserve(static_cast<std::size_t>(count));  // checked: at most the model's count
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& parameter = parameters[i];
+    std::uint64_t size = 0;
+    if (!in.read(reinterpret_cast<char*>(&size), sizeof size))
+      throw std::runtime_error(where + state + " is truncated (size of " + parameter.name + ")");
+    if (size != static_cast<std::uint64_t>(parameter.size()))
+      throw std::runtime_error(where + parameter.name + " has " + std::to_string(size) +
+                               " values in " + state + ", the model " +
+                               std::to_string(parameter.size()));
+    Vector<Scalar> tensor(parameter.size());
     if (!in.read(reinterpret_cast<char*>(tensor.data()),
                  static_cast<std::streamsize>(size * sizeof(Scalar))))
-      throw std::runtime_error("hpt::models: truncated optimizer state tensor");
+      throw std::runtime_error(where + state + " is truncated (values of " + parameter.name + ")");
     tensors.push_back(std::move(tensor));
   }
   return tensors;
+}
+
+/// Reads tensors checked against `parameters` when given, of any size otherwise.
+template <class Scalar>
+std::vector<Vector<Scalar>> read_state_tensors(
+    std::istream& in, const std::span<const ParameterView<Scalar>>* parameters,
+    const std::string& where, const std::string& state) {
+  if (parameters == nullptr) return read_tensors<Scalar>(in);
+  return read_tensors<Scalar>(in, *parameters, where, state, true);
+}
+
+/// Throws std::runtime_error unless the tensors have pairwise equal sizes.
+template <class Scalar>
+void check_same_sizes(const std::vector<Vector<Scalar>>& a, const std::vector<Vector<Scalar>>& b,
+                      const std::string& what) {
+  bool same = a.size() == b.size();
+  for (std::size_t i = 0; same && i < a.size(); ++i) same = a[i].size() == b[i].size();
+  if (!same) throw std::runtime_error(what);
 }
 
 template <class Scalar>
@@ -219,21 +293,40 @@ struct Sgd {
     if (!out) throw std::runtime_error("hpt::models::Sgd::write: stream error");
   }
 
-  /// @brief Reads what write() wrote, replacing settings and state; on error nothing changes.
-  void read(std::istream& in) {
+  /// @brief Reads what write() wrote, replacing settings and state; throws std::runtime_error
+  /// for invalid settings or a malformed state, and then nothing changes.
+  void read(std::istream& in) { read_checked(in, nullptr); }
+
+  /// @brief As read(in), for the optimizer of `parameters`: the momentum buffers must be none or
+  /// one per parameter of its size, checked before anything is allocated for them.
+  void read(std::istream& in, std::span<const ParameterView<Scalar>> parameters) {
+    read_checked(in, &parameters);
+  }
+
+ private:
+  static constexpr char tag[9] = "hpt.sgd1";
+
+  void read_checked(std::istream& in, const std::span<const ParameterView<Scalar>>* parameters) {
     detail::read_header<Scalar>(in, tag);
     Sgd restored;
     restored.learning_rate = detail::read_raw<double>(in, "learning_rate");
     restored.momentum = detail::read_raw<double>(in, "momentum");
     restored.dampening = detail::read_raw<double>(in, "dampening");
-    restored.nesterov = detail::read_raw<std::uint8_t>(in, "nesterov") != 0;
+    const auto nesterov_byte = detail::read_raw<std::uint8_t>(in, "nesterov");
+    if (nesterov_byte > 1)
+      throw std::runtime_error("hpt::models::Sgd::read: nesterov flag " +
+                               std::to_string(nesterov_byte) + " is neither 0 nor 1");
+    restored.nesterov = nesterov_byte == 1;
     restored.weight_decay = detail::read_raw<double>(in, "weight_decay");
-    restored.momentum_buffers = detail::read_tensors<Scalar>(in);
+    try {
+      restored.validate();
+    } catch (const std::invalid_argument& error) {
+      throw std::runtime_error(std::string("hpt::models::Sgd::read: ") + error.what());
+    }
+    restored.momentum_buffers = detail::read_state_tensors<Scalar>(
+        in, parameters, "hpt::models::Sgd::read: ", "the momentum buffers");
     *this = std::move(restored);
   }
-
- private:
-  static constexpr char tag[9] = "hpt.sgd1";
 };
 
 /// @brief Adam, exactly torch.optim.Adam (amsgrad off): at step t (from 1),
@@ -280,7 +373,11 @@ struct Adam {
       }
     } else {
       detail::check_state_shape<Scalar>("Adam", parameters, first_moments);
+      detail::check_state_shape<Scalar>("Adam", parameters, second_moments);
     }
+    if (steps < 0 || steps == std::numeric_limits<std::int64_t>::max())
+      throw std::invalid_argument("hpt::models::Adam::step: step count " + std::to_string(steps) +
+                                  " is out of range");
     ++steps;
     const double step_count = static_cast<double>(steps);
     const double correction1 = 1 - std::pow(beta1, step_count);
@@ -332,8 +429,22 @@ struct Adam {
     if (!out) throw std::runtime_error("hpt::models::Adam::write: stream error");
   }
 
-  /// @brief Reads what write() wrote, replacing settings and state; on error nothing changes.
-  void read(std::istream& in) {
+  /// @brief Reads what write() wrote, replacing settings and state; throws std::runtime_error
+  /// for invalid settings, a step count outside [0, INT64_MAX), moments whose sizes differ from
+  /// each other or a malformed state, and then nothing changes.
+  void read(std::istream& in) { read_checked(in, nullptr); }
+
+  /// @brief As read(in), for the optimizer of `parameters`: both moments must be none (before the
+  /// first step) or one per parameter of its size, checked before anything is allocated.
+  void read(std::istream& in, std::span<const ParameterView<Scalar>> parameters) {
+    read_checked(in, &parameters);
+  }
+
+ private:
+  static constexpr char tag[9] = "hpt.adm1";
+
+  void read_checked(std::istream& in, const std::span<const ParameterView<Scalar>>* parameters) {
+    constexpr const char* where = "hpt::models::Adam::read: ";
     detail::read_header<Scalar>(in, tag);
     Adam restored;
     restored.learning_rate = detail::read_raw<double>(in, "learning_rate");
@@ -341,16 +452,30 @@ struct Adam {
     restored.beta2 = detail::read_raw<double>(in, "beta2");
     restored.epsilon = detail::read_raw<double>(in, "epsilon");
     restored.weight_decay = detail::read_raw<double>(in, "weight_decay");
+    try {
+      restored.validate();
+    } catch (const std::invalid_argument& error) {
+      throw std::runtime_error(where + std::string(error.what()));
+    }
     restored.steps = detail::read_raw<std::int64_t>(in, "steps");
-    restored.first_moments = detail::read_tensors<Scalar>(in);
-    restored.second_moments = detail::read_tensors<Scalar>(in);
-    if (restored.first_moments.size() != restored.second_moments.size())
-      throw std::runtime_error("hpt::models::Adam::read: inconsistent state");
+    // The next step adds one: INT64_MAX would overflow.
+    if (restored.steps < 0 || restored.steps == std::numeric_limits<std::int64_t>::max())
+      throw std::runtime_error(where + std::string("step count ") + std::to_string(restored.steps) +
+                               " is out of range");
+    restored.first_moments =
+        detail::read_state_tensors<Scalar>(in, parameters, where, "the first moments");
+    restored.second_moments =
+        detail::read_state_tensors<Scalar>(in, parameters, where, "the second moments");
+    // step() reads both moments at the sizes of the parameters: they must agree.
+    detail::check_same_sizes<Scalar>(restored.first_moments, restored.second_moments,
+                                     where + std::string("the first and second moments differ in "
+                                                         "count or size"));
+    if (parameters != nullptr && !parameters->empty() && restored.first_moments.empty() &&
+        restored.steps != 0)
+      throw std::runtime_error(where + std::string("step count ") + std::to_string(restored.steps) +
+                               " but no moments");
     *this = std::move(restored);
   }
-
- private:
-  static constexpr char tag[9] = "hpt.adm1";
 };
 
 /// @brief torch.optim.lr_scheduler.StepLR in closed form:

@@ -30,6 +30,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -141,8 +142,26 @@ inline SafetensorsHeader parse_safetensors_header(const std::string& where,
                                                   const unsigned char* end,
                                                   std::uint64_t data_size) {
   nlohmann::ordered_json header;
+  // nlohmann keeps the last of two equal keys silently; a repeated tensor name (or field) would
+  // hide a tensor, so every object's keys are tracked while parsing.
+  std::vector<std::set<std::string>> keys;
+  const auto refuse_repeated_keys = [&](int, nlohmann::ordered_json::parse_event_t event,
+                                        nlohmann::ordered_json& parsed) {
+    using Event = nlohmann::ordered_json::parse_event_t;
+    if (event == Event::object_start) {
+      keys.emplace_back();
+    } else if (event == Event::object_end) {
+      keys.pop_back();
+    } else if (event == Event::key && !keys.empty()) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!keys.back().insert(key).second)
+        throw SafetensorsError(where + ": the JSON header has the key \"" + key + "\" twice" +
+                               (keys.size() == 1 ? " (two tensors of that name)" : ""));
+    }
+    return true;
+  };
   try {
-    header = nlohmann::ordered_json::parse(begin, end);
+    header = nlohmann::ordered_json::parse(begin, end, refuse_repeated_keys);
   } catch (const nlohmann::json::exception& error) {
     throw SafetensorsError(where + ": malformed JSON header: " + error.what());
   }
@@ -153,6 +172,12 @@ inline SafetensorsHeader parse_safetensors_header(const std::string& where,
     const std::string& name = item.key();
     const auto& info = item.value();
     if (name == "__metadata__") {
+      // The format's metadata is a string-to-string map; anything else is a malformed file.
+      if (!info.is_object()) throw SafetensorsError(where + ": \"__metadata__\" is not an object");
+      for (const auto& entry : info.items())
+        if (!entry.value().is_string())
+          throw SafetensorsError(where + ": \"__metadata__\" entry \"" + entry.key() +
+                                 "\" is not a string");
       result.metadata = info;
       continue;
     }
@@ -178,6 +203,10 @@ inline SafetensorsHeader parse_safetensors_header(const std::string& where,
       count *= size;
       entry.shape.push_back(static_cast<std::size_t>(size));
     }
+    // count * element_size must not wrap around (a shape [2^62] of F32 would need 0 bytes).
+    if (count > std::numeric_limits<std::uint64_t>::max() / element_size)
+      throw SafetensorsError(tensor + "shape " + shape_text(entry.shape) + " of " + entry.dtype +
+                             " needs more bytes than a 64-bit size can count");
     const auto& offsets = info["data_offsets"];
     if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
       throw SafetensorsError(tensor + "data_offsets must be non-negative integers");
@@ -293,9 +322,10 @@ std::vector<std::string> file_names(const std::string& where,
 /// tests/golden/make_mlp_golden.py does) this is state_dict order; `safetensors.torch.save_file`
 /// sorts by dtype, then name. Every dtype of the format is listed (loading supports F32 and F64
 /// only). Throws SafetensorsError naming the file
-/// (and tensor) for a missing file, a truncated one, a header length beyond the file, malformed
-/// JSON, missing fields, an unknown dtype, offsets out of range or not matching the shape, and
-/// overlapping tensors.
+/// (and tensor) for a missing file or a directory, a truncated one, a header length beyond the
+/// file, malformed JSON, a key given twice (e.g. two tensors of one name), a "__metadata__" that
+/// is not an object of strings, missing fields, an unknown dtype, a shape too large for a 64-bit
+/// byte count, offsets out of range or not matching the shape, and overlapping tensors.
 [[nodiscard]] inline std::vector<SafetensorsTensor> safetensors_tensors(
     const std::filesystem::path& path) {
   const std::string where = "hpt::models::safetensors_tensors: " + path.string();
@@ -384,8 +414,10 @@ void save_safetensors(const std::filesystem::path& path,
 /// options.rename(name)`, its own name by default) in `path`.
 ///
 /// Throws SafetensorsError naming the file (and tensor) for: a missing or unreadable file, a file
-/// shorter than 8 bytes, a header length beyond the file, malformed JSON or header fields, an
-/// unknown dtype, offsets that are out of range, do not match the shape, or overlap another
+/// shorter than 8 bytes, a header length beyond the file, malformed JSON or header fields, a key
+/// given twice, a "__metadata__" that is not an object of strings, an unknown dtype, a shape
+/// too large for a 64-bit byte count, offsets that are out of range, do not match the shape,
+/// or overlap another
 /// tensor, a dtype other than F32 and F64 for a tensor a parameter asks for, a shape different
 /// from the parameter's, a dtype different from Scalar (unless options.convert), a missing tensor
 /// (the message lists the file's names), and a tensor no parameter asks for (unless

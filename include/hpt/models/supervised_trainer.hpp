@@ -22,9 +22,12 @@
 #include <memory>
 #include <ostream>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace hpt::models {
@@ -171,45 +174,43 @@ class SupervisedTrainer {
 
   /// @brief Reads what save() wrote, from a trainer made from the same configuration and data.
   /// Throws std::runtime_error naming the mismatch (another model, shape, optimizer or dataset
-  /// size) or the truncation, and then changes nothing.
+  /// size), the invalid field or the truncation, and then changes nothing. Every count and size
+  /// in the stream is checked against this trainer's model and data before anything is
+  /// allocated for it, and the state is parsed whole into temporaries before it replaces the
+  /// trainer's.
   void restore(std::istream& in) {
+    const std::string where = owner_ + "::restore: ";
     std::string line;
     if (!std::getline(in, line) || line != tag)
-      throw std::runtime_error(owner_ + "::restore: not a trainer checkpoint");
+      throw std::runtime_error(where + "not a trainer checkpoint");
     if (!std::getline(in, line) || line != owner_)
-      throw std::runtime_error(owner_ + "::restore: the checkpoint is of a " + line);
+      throw std::runtime_error(where + "the checkpoint is of a " + line);
     if (!std::getline(in, line) || line != header())
-      throw std::runtime_error(owner_ + "::restore: the checkpoint holds \"" + line +
-                               "\", this trainer \"" + header() + "\"");
+      throw std::runtime_error(where + "the checkpoint holds \"" + line + "\", this trainer \"" +
+                               header() + "\"");
     // Settings that keep every shape (learning rate, dropout, minibatch size, ...) would
     // otherwise be restored silently into a trainer that reports others.
     if (!std::getline(in, line) || line != settings_.describe())
-      throw std::runtime_error(owner_ + "::restore: the checkpoint was written with the settings " +
-                               line + " but this trainer has " + settings_.describe());
+      throw std::runtime_error(where + "the checkpoint was written with the settings " + line +
+                               " but this trainer has " + settings_.describe());
     std::int64_t steps = 0;
-    if (!(in >> steps) || in.get() != '\n' || steps < 0)
-      throw std::runtime_error(owner_ + "::restore: truncated checkpoint");
-    auto values = read_tensors<Scalar>(in);
+    if (!(in >> steps) || in.get() != '\n')
+      throw std::runtime_error(where + "truncated checkpoint");
+    // step() adds one: INT64_MAX would overflow.
+    if (steps < 0 || steps == std::numeric_limits<std::int64_t>::max())
+      throw std::runtime_error(where + "step count " + std::to_string(steps) + " is out of range");
     const auto views = derived().parameter_views();
-    if (values.size() != views.size())
-      throw std::runtime_error(owner_ + "::restore: the checkpoint has " +
-                               std::to_string(values.size()) + " tensors, the model " +
-                               std::to_string(views.size()));
-    for (std::size_t i = 0; i < views.size(); ++i)
-      if (values[i].size() != views[i].size())
-        throw std::runtime_error(
-            owner_ + "::restore: " + views[i].name + " has " + std::to_string(values[i].size()) +
-            " values in the checkpoint, the model " + std::to_string(views[i].size()));
-    TrainerOptimizer<Scalar> optimizer = optimizer_;
-    optimizer.read(in);
+    const auto values = read_tensors<Scalar>(in, views, where, "the checkpoint", false);
+    TrainerOptimizer<Scalar> optimizer = read_optimizer(in, views, where);
     data::EpochCursor cursor = cursor_;
     cursor.read(in);
     Random dropout_random;
     std::string end;
     // The end tag also tells a random state cut in its last number from a whole one.
     if (!(in >> dropout_random >> end) || end != end_tag)
-      throw std::runtime_error(owner_ + "::restore: truncated checkpoint (random state)");
+      throw std::runtime_error(where + "truncated checkpoint (random state)");
 
+    // Nothing below throws: the trainer changes all at once or not at all.
     for (std::size_t i = 0; i < views.size(); ++i) views[i].values().reshaped() = values[i];
     optimizer_ = std::move(optimizer);
     cursor_ = std::move(cursor);
@@ -242,6 +243,45 @@ class SupervisedTrainer {
  private:
   static constexpr const char* tag = "hpt.trainer.1";
   static constexpr const char* end_tag = "hpt.trainer.end";
+
+  // The optimizer's state, checked against the model: TrainerOptimizer::read alone would take
+  // the sizes in the stream on trust. The checked state then reaches the optimizer through a
+  // buffer (the only way into TrainerOptimizer), bit for bit.
+  TrainerOptimizer<Scalar> read_optimizer(std::istream& in,
+                                          std::span<const ParameterView<Scalar>> views,
+                                          const std::string& where) const {
+    auto state = optimizer_.get();
+    try {
+      std::visit([&](auto& optimizer) { optimizer.read(in, views); }, state);
+    } catch (const std::runtime_error& error) {
+      throw std::runtime_error(where + "optimizer state: " + error.what());
+    }
+    // The settings line matched, so the optimizer's settings must be this trainer's.
+    const bool same_settings = std::visit(
+        [](const auto& restored, const auto& own) {
+          using Restored = std::decay_t<decltype(restored)>;
+          if constexpr (!std::is_same_v<Restored, std::decay_t<decltype(own)>>) {
+            return false;
+          } else if constexpr (std::is_same_v<Restored, Sgd<Scalar>>) {
+            return restored.learning_rate == own.learning_rate &&
+                   restored.momentum == own.momentum && restored.dampening == own.dampening &&
+                   restored.nesterov == own.nesterov && restored.weight_decay == own.weight_decay;
+          } else {
+            return restored.learning_rate == own.learning_rate && restored.beta1 == own.beta1 &&
+                   restored.beta2 == own.beta2 && restored.epsilon == own.epsilon &&
+                   restored.weight_decay == own.weight_decay;
+          }
+        },
+        state, optimizer_.get());
+    if (!same_settings)
+      throw std::runtime_error(where +
+                               "the optimizer's settings in the checkpoint are not this trainer's");
+    std::stringstream checked;
+    std::visit([&](const auto& optimizer) { optimizer.write(checked); }, state);
+    TrainerOptimizer<Scalar> optimizer = optimizer_;
+    optimizer.read(checked);
+    return optimizer;
+  }
 
   // The scalar type and the data's size: a float checkpoint must not be read as double.
   [[nodiscard]] std::string header() const {

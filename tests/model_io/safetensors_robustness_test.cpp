@@ -1,0 +1,142 @@
+// safetensors headers from untrusted files (issue 10, defect 8): an element count whose byte
+// size wraps around, a tensor name given twice, a "__metadata__" that is not an object of
+// strings, and a directory as the path are refused by loading and by listing, with a message
+// naming the file and the problem.
+#include <hpt/models/parameter.hpp>
+#include <hpt/models/safetensors.hpp>
+
+#include <Eigen/Core>
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+using hpt::models::load_safetensors;
+using hpt::models::ParameterView;
+using hpt::models::safetensors_metadata;
+using hpt::models::safetensors_tensors;
+
+namespace {
+
+struct Scratch {
+  std::filesystem::path path;
+  Scratch() {
+    path = std::filesystem::temp_directory_path() /
+           ("hpt_st_robust_" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(path);
+  }
+  ~Scratch() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& header,
+                const std::string& data) {
+  std::string bytes;
+  for (int i = 0; i < 8; ++i)
+    bytes.push_back(static_cast<char>((std::uint64_t{header.size()} >> (8 * i)) & 0xFF));
+  bytes += header + data;
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "(no exception)";
+}
+
+// One F32 parameter "w" of one value, for load_safetensors.
+struct OneValue {
+  Eigen::VectorXf value = Eigen::VectorXf::Constant(1, 7.0F);
+  Eigen::VectorXf gradient = Eigen::VectorXf::Zero(1);
+  std::vector<ParameterView<float>> parameters{{"w", value.data(), gradient.data(), 1, 1, true}};
+};
+
+}  // namespace
+
+TEST_CASE("safetensors refuses a shape whose byte count wraps around", "[safetensors]") {
+  Scratch scratch;
+  const auto path = scratch.path / "wrap.safetensors";
+  // 2^62 F32 values are 2^64 bytes: 0 after wrapping, as the empty offsets claim.
+  write_file(path, R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})",
+             "");
+  const std::string listed = message_of([&] { (void)safetensors_tensors(path); });
+  CHECK_THAT(listed, Catch::Contains(path.string()) && Catch::Contains("tensor \"w\"") &&
+                         Catch::Contains("[4611686018427387904]") &&
+                         Catch::Contains("64-bit size"));
+  // Two dimensions of F64 whose byte count (2^65) wraps to 0 too.
+  write_file(path, R"({"w":{"dtype":"F64","shape":[2147483648,2147483648],"data_offsets":[0,0]}})",
+             "");
+  CHECK_THAT(message_of([&] { (void)safetensors_tensors(path); }), Catch::Contains("64-bit size"));
+  OneValue model;
+  CHECK_THAT(message_of([&] { load_safetensors<float>(path, model.parameters); }),
+             Catch::Contains(path.string()) && Catch::Contains("64-bit size"));
+  CHECK(model.value[0] == 7.0F);
+}
+
+TEST_CASE("safetensors refuses a tensor name or field given twice", "[safetensors]") {
+  Scratch scratch;
+  const auto path = scratch.path / "twice.safetensors";
+  const std::string one = R"("w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  const std::string other = R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]})";
+  write_file(path, "{" + one + "," + other + "}", "abcdefgh");
+  CHECK_THAT(message_of([&] { (void)safetensors_tensors(path); }),
+             Catch::Contains(path.string()) && Catch::Contains("\"w\" twice") &&
+                 Catch::Contains("two tensors"));
+  OneValue model;
+  CHECK_THAT(message_of([&] { load_safetensors<float>(path, model.parameters); }),
+             Catch::Contains("\"w\" twice"));
+  CHECK(model.value[0] == 7.0F);
+  // A field twice inside a tensor, and metadata keys twice.
+  write_file(path, R"({"w":{"dtype":"F64","dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+             "abcd");
+  CHECK_THAT(message_of([&] { (void)safetensors_tensors(path); }),
+             Catch::Contains("\"dtype\" twice"));
+  write_file(path, R"({"__metadata__":{"a":"1","a":"2"}})", "");
+  CHECK_THAT(message_of([&] { (void)safetensors_metadata(path); }), Catch::Contains("\"a\" twice"));
+  // The same names in different objects are fine.
+  write_file(path, R"({"__metadata__":{"w":"x"},)" + one + "}", "abcd");
+  CHECK(safetensors_tensors(path).size() == 1);
+}
+
+TEST_CASE("safetensors refuses a __metadata__ that is not an object of strings", "[safetensors]") {
+  Scratch scratch;
+  const auto path = scratch.path / "meta.safetensors";
+  const std::string tensor = R"("w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  for (const std::string metadata : {"[]", "\"text\"", "3", "null"}) {
+    INFO("__metadata__ = " << metadata);
+    write_file(path, R"({"__metadata__":)" + metadata + "," + tensor + "}", "abcd");
+    CHECK_THAT(message_of([&] { (void)safetensors_tensors(path); }),
+               Catch::Contains(path.string()) && Catch::Contains("not an object"));
+    OneValue model;
+    CHECK_THAT(message_of([&] { load_safetensors<float>(path, model.parameters); }),
+               Catch::Contains("\"__metadata__\" is not an object"));
+    CHECK(model.value[0] == 7.0F);
+  }
+  write_file(path, R"({"__metadata__":{"n":1},)" + tensor + "}", "abcd");
+  OneValue model;
+  CHECK_THAT(message_of([&] { load_safetensors<float>(path, model.parameters); }),
+             Catch::Contains("entry \"n\" is not a string"));
+}
+
+TEST_CASE("safetensors names the path when it is a directory", "[safetensors]") {
+  Scratch scratch;
+  OneValue model;
+  CHECK_THAT(message_of([&] { load_safetensors<float>(scratch.path, model.parameters); }),
+             Catch::Contains(scratch.path.string()) && Catch::Contains("is a directory"));
+  CHECK_THAT(message_of([&] { (void)safetensors_tensors(scratch.path); }),
+             Catch::Contains(scratch.path.string()) && Catch::Contains("is a directory"));
+  CHECK_THAT(message_of([&] { (void)safetensors_metadata(scratch.path); }),
+             Catch::Contains(scratch.path.string()) && Catch::Contains("is a directory"));
+}
