@@ -100,9 +100,10 @@ int main(int argc, char** argv) {
     auto make_trainer = [&](const hpt::Config& config) {
       return hpt::models::SequenceTrainer<float>(config, data, fixed);
     };
-    const auto study =
-        hpt::tune(space, make_trainer, strategy, hpt::Patience{.patience = 4} | hpt::Divergence{},
-                  {.direction = hpt::minimize, .seed = seed});
+    const auto study = hpt::tune(
+        space, make_trainer, strategy, hpt::Patience{.patience = 4} | hpt::Divergence{},
+        // Each trial's best epoch is its result, as early stopping prescribes.
+        {.direction = hpt::minimize, .seed = seed, .result = hpt::TrialResult::best_step});
     std::cout << "seed " << seed << ": " << study.status_summary() << " in " << study.wall_seconds()
               << " s; best " << study.best().config << '\n';
     for (const std::string cell : {"lstm", "gru"}) results[cell].push_back(best_of(study, cell));
