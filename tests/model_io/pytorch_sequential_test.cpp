@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "golden.hpp"
+#include "scratch_directory.hpp"
 
 using hpt::models::Activation;
 using hpt::models::load_model;
@@ -30,23 +31,11 @@ using hpt::models::save_model;
 
 namespace {
 
-std::string golden_path(const std::string& name) {
-  return std::string(HPT_TEST_DATA_DIR) + "/" + name;
-}
+using test_support::golden_path;
 
-struct ScratchDirectory {
-  std::filesystem::path path;
-  ScratchDirectory() {
-    path = std::filesystem::temp_directory_path() /
-           ("hpt_sequential_" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+// Each file's scratch files under its own prefix.
+struct ScratchDirectory : test_support::ScratchDirectory {
+  ScratchDirectory() : test_support::ScratchDirectory("hpt_sequential_") {}
 };
 
 // One module of make_sequential_golden.py and the hpt model that computes the same.

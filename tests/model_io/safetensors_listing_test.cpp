@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "golden.hpp"
+#include "scratch_directory.hpp"
 
 using hpt::models::Matrix;
 using hpt::models::Mlp;
@@ -26,23 +27,11 @@ using hpt::models::SafetensorsTensor;
 
 namespace {
 
-std::string golden_path(const std::string& name) {
-  return std::string(HPT_TEST_DATA_DIR) + "/" + name;
-}
+using test_support::golden_path;
 
-struct ScratchDirectory {
-  std::filesystem::path path;
-  ScratchDirectory() {
-    path = std::filesystem::temp_directory_path() /
-           ("hpt_listing_" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+// Each file's scratch files under its own prefix.
+struct ScratchDirectory : test_support::ScratchDirectory {
+  ScratchDirectory() : test_support::ScratchDirectory("hpt_listing_") {}
 };
 
 std::string little_endian_u64(std::uint64_t value) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "golden.hpp"
+#include "scratch_directory.hpp"
 
 using hpt::models::load_safetensors;
 using hpt::models::Matrix;
@@ -21,31 +22,18 @@ using hpt::models::Vector;
 
 namespace {
 
+using test_support::golden_path;
+
+// Each file's scratch files under its own prefix.
+struct ScratchDirectory : test_support::ScratchDirectory {
+  ScratchDirectory() : test_support::ScratchDirectory("hpt_model_io_") {}
+};
+
 // The architecture of tests/golden/mlp_classification_* (see make_mlp_golden.py).
 MlpShape classification_shape() {
   return MlpShape{
       .inputs = 5, .hidden = {7, 6}, .outputs = 4, .activation = hpt::models::Activation::tanh};
 }
-
-std::string golden_path(const std::string& name) {
-  return std::string(HPT_TEST_DATA_DIR) + "/" + name;
-}
-
-// A scratch directory removed at the end of the test case.
-struct ScratchDirectory {
-  std::filesystem::path path;
-  ScratchDirectory() {
-    path = std::filesystem::temp_directory_path() /
-           ("hpt_model_io_" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-};
 
 void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
