@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "exception_message.hpp"
 
 using hpt::models::load_safetensors;
 using hpt::models::ParameterView;
@@ -47,14 +48,7 @@ void write_file(const std::filesystem::path& path, const std::string& header,
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no exception)";
-}
+using test_support::message_of;
 
 // One F32 parameter "w" of one value, for load_safetensors.
 struct OneValue {

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include "exception_message.hpp"
 
 using hpt::models::MlpTrainer;
 using hpt::models::MlpTrainerSettings;
@@ -35,14 +36,7 @@ std::vector<Eigen::VectorXd> weights_of(const hpt::models::Mlp<double>& model) {
   return weights;
 }
 
-std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no exception)";
-}
+using test_support::message_of;
 
 }  // namespace
 
