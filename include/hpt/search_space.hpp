@@ -124,8 +124,7 @@ class SearchSpace {
               fits =
                   value.is_real() && value.number() >= domain.low && value.number() <= domain.high;
             else if constexpr (std::is_same_v<D, IntegerDomain>)
-              fits = value.is_integer() && value.number() >= static_cast<double>(domain.low) &&
-                     value.number() <= static_cast<double>(domain.high);
+              fits = in_domain(value, domain);
             else
               for (const auto& choice : domain.choices) fits = fits || choice == value;
             if (!fits)
@@ -166,6 +165,14 @@ class SearchSpace {
   }
 
  private:
+  /// An integer within [low, high], compared as integers: through doubles, which hold integers
+  /// exactly only up to 2^53, 2^53 + 1 would fit [0, 2^53].
+  static bool in_domain(const Value& value, const IntegerDomain& domain) {
+    if (!value.is_integer()) return false;
+    const auto integer = value.as<std::int64_t>();
+    return integer >= domain.low && integer <= domain.high;
+  }
+
   /// A condition that can never hold is almost always a typo ("sgdd"): refuse it up front.
   static void check_condition(const std::string& name, const Condition& condition,
                               const Parameter& parent) {
@@ -193,8 +200,7 @@ class SearchSpace {
             } else if constexpr (std::is_same_v<D, RealDomain>) {
               return value.is_real() && value.number() >= d.low && value.number() <= d.high;
             } else {
-              return value.is_integer() && value.number() >= static_cast<double>(d.low) &&
-                     value.number() <= static_cast<double>(d.high);
+              return in_domain(value, d);
             }
           },
           domain);

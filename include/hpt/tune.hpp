@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -161,6 +162,12 @@ class Engine {
   }
 
   Outcome run_job(const Job& job) {
+    // A bracket or rung is an index: the study's records (and the readers) never hold a negative.
+    if (job.bracket < 0 || job.rung < 0)
+      throw std::logic_error("hpt::tune: the scheduler handed out trial " +
+                             std::to_string(job.trial) + " with bracket " +
+                             std::to_string(job.bracket) + " and rung " + std::to_string(job.rung) +
+                             "; neither may be negative");
     if (job.trial == study_.trials().size()) {
       Trial record;
       record.id = job.trial;
@@ -321,6 +328,10 @@ class Engine {
   }
 
   void prune(const Pruning& pruning) {
+    if (pruning.rung < 0)
+      throw std::logic_error("hpt::tune: the scheduler pruned trial " +
+                             std::to_string(pruning.trial) + " at rung " +
+                             std::to_string(pruning.rung) + ", which may not be negative");
     Trial& trial = study_.trials().at(pruning.trial);
     if (trial.status != TrialStatus::paused) return;  // it ended meanwhile (e.g. a failed save)
     trial.status = TrialStatus::pruned;

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <hpt/hpt.hpp>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 const hpt::SearchSpace unit_space{hpt::uniform("x", 0.0, 1.0)};
@@ -227,4 +229,55 @@ TEST_CASE("same seed, same study with ASHA and MedianStopping too", "[robustness
   }
   CHECK(a.best().id == b.best().id);
   CHECK_FALSE(run(22).best().config == a.best().config);
+}
+
+namespace {
+// A one-trial strategy whose scheduler hands out (or prunes at) the bracket and rung given.
+struct OddIndices {
+  int bracket = 0;
+  int rung = 0;
+  int pruned_rung = 0;
+
+  struct Scheduler {
+    int bracket = 0, rung = 0, pruned_rung = 0;
+    bool issued = false, reported = false;
+    std::optional<hpt::Job> next() {
+      if (issued) return std::nullopt;
+      issued = true;
+      return hpt::Job{0, 1, bracket, rung, pruned_rung == 0};
+    }
+    void report(const hpt::Job&, const hpt::Outcome&, std::vector<hpt::Pruning>& prunings) {
+      reported = true;
+      if (pruned_rung != 0) prunings.push_back({0, pruned_rung, "pruned"});
+    }
+    [[nodiscard]] bool finished() const { return reported; }
+    [[nodiscard]] hpt::Config config(std::size_t) const { return {{"x", 0.5}}; }
+  };
+
+  void validate() const {}
+  [[nodiscard]] hpt::Schedule schedule(const hpt::SearchSpace&) const {
+    return {"OddIndices", {{0, {{1, 1}}}}};
+  }
+  [[nodiscard]] Scheduler scheduler(const hpt::SearchSpace&, std::uint64_t) const {
+    return {bracket, rung, pruned_rung};
+  }
+};
+
+struct StepOnce {
+  explicit StepOnce(const hpt::Config&) {}
+  double step() { return 1.0; }
+};
+}  // namespace
+
+TEST_CASE("a scheduler's negative bracket or rung is refused, never recorded",
+          "[robustness][engine]") {
+  // The study readers refuse negative brackets and rungs: the engine never records one.
+  REQUIRE(hpt::tune<StepOnce>(unit_space, OddIndices{.bracket = 2, .rung = 1}).trial(0).rung == 1);
+  REQUIRE_THROWS_AS(hpt::tune<StepOnce>(unit_space, OddIndices{.bracket = -1}), std::logic_error);
+  REQUIRE_THROWS_WITH(hpt::tune<StepOnce>(unit_space, OddIndices{.bracket = -1}),
+                      Catch::Contains("trial 0 with bracket -1 and rung 0"));
+  REQUIRE_THROWS_WITH(hpt::tune<StepOnce>(unit_space, OddIndices{.rung = -2}),
+                      Catch::Contains("bracket 0 and rung -2"));
+  REQUIRE_THROWS_WITH(hpt::tune<StepOnce>(unit_space, OddIndices{.pruned_rung = -3}),
+                      Catch::Contains("pruned trial 0 at rung -3"));
 }

@@ -1,8 +1,14 @@
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdint>
 #include <hpt/strategies/asha.hpp>
 #include <hpt/strategies/fixed_budget.hpp>
 #include <hpt/strategies/hyperband.hpp>
 #include <hpt/strategies/successive_halving.hpp>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -118,4 +124,55 @@ TEST_CASE("invalid strategy settings throw, naming the field and value", "[sched
                       Catch::Contains("max_resource = -2"));
   REQUIRE_THROWS_AS((hpt::Hyperband{.max_resource = 1LL << 62, .reduction_factor = 2}.schedule()),
                     std::overflow_error);
+}
+
+TEST_CASE("a hand-built schedule's totals refuse to wrap, naming the bracket and rung",
+          "[schedule]") {
+  constexpr auto max_steps = std::numeric_limits<std::int64_t>::max();
+  constexpr auto max_count = std::numeric_limits<std::size_t>::max();
+  const auto plan = [](std::vector<hpt::Bracket> brackets) {
+    return hpt::Schedule{"hand-built", std::move(brackets)};
+  };
+  // Exactly at the limits: no error.
+  CHECK(plan({{0, {{max_count - 1, 0}}}, {1, {{1, 0}}}}).trials() == max_count);
+  CHECK(plan({{0, {{1, max_steps - 1}}}, {1, {{1, 1}}}}).total_resource() == max_steps);
+  CHECK(plan({{0, {{1, 1}, {1, max_steps}}}}).total_resource() == max_steps);
+
+  // trials(): the first rungs' counts overflow std::size_t.
+  REQUIRE_THROWS_AS(plan({{0, {{max_count, 1}}}, {5, {{1, 1}}}}).trials(), std::overflow_error);
+  REQUIRE_THROWS_WITH(plan({{0, {{max_count, 1}}}, {5, {{1, 1}}}}).trials(),
+                      Catch::Contains("hpt::Schedule::trials") &&
+                          Catch::Contains("bracket 1 (index 5), rung 0") &&
+                          Catch::Contains("1 configurations after 18446744073709551615"));
+  // A count that depends on the run still means "unknown", whatever the others add up to.
+  CHECK_FALSE(plan({{0, {{max_count, 1}}}, {1, {{1, 1}}}, {2, {{std::nullopt, 1}}}}).trials());
+
+  // total_resource(): a count beyond int64 (once wrapped to a negative number of steps), a
+  // product and a sum beyond int64.
+  REQUIRE_THROWS_WITH(plan({{3, {{std::size_t{1} << 63, 1}}}}).total_resource(),
+                      Catch::Contains("hpt::Schedule::total_resource") &&
+                          Catch::Contains("bracket 0 (index 3), rung 0") &&
+                          Catch::Contains("9223372036854775808 configurations x 1 more steps"));
+  REQUIRE_THROWS_AS(
+      plan({{0, {{1, 1}, {std::size_t{1} << 32, std::int64_t{1} << 32}}}}).total_resource(),
+      std::overflow_error);
+  REQUIRE_THROWS_WITH(
+      plan({{0, {{1, 1}, {std::size_t{1} << 32, std::int64_t{1} << 32}}}}).total_resource(),
+      Catch::Contains("bracket 0 (index 0), rung 1: 4294967296 configurations x 4294967295 more "
+                      "steps after 1"));
+  REQUIRE_THROWS_WITH(plan({{0, {{1, max_steps}}}, {1, {{1, 1}}}}).total_resource(),
+                      Catch::Contains("bracket 1 (index 1), rung 0") &&
+                          Catch::Contains("after 9223372036854775807"));
+  // Resources are cumulative: a negative one, or one below the previous rung's, would count
+  // negative steps (and INT64_MIN - previous would overflow).
+  REQUIRE_THROWS_AS(plan({{0, {{1, -5}}}}).total_resource(), std::invalid_argument);
+  REQUIRE_THROWS_WITH(plan({{0, {{1, -5}}}}).total_resource(),
+                      Catch::Contains("bracket 0 (index 0), rung 0: resource = -5 is below 0"));
+  REQUIRE_THROWS_WITH(
+      plan({{0, {{3, 9}, {1, std::numeric_limits<std::int64_t>::min()}}}}).total_resource(),
+      Catch::Contains("rung 1: resource = -9223372036854775808 is below the previous rung's 9"));
+  // A count that depends on the run still means "unknown".
+  CHECK_FALSE(plan({{0, {{1, -5}}}, {1, {{std::nullopt, 1}}}}).total_resource());
+  // Rungs that add no steps add nothing, however many configurations they hold.
+  CHECK(plan({{0, {{max_count, 0}, {max_count, 0}}}}).total_resource() == 0);
 }

@@ -1,8 +1,10 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <hpt/search_space.hpp>
 #include <hpt/typed_space.hpp>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -143,6 +145,42 @@ TEST_CASE("check() rejects configurations that do not belong to the space", "[sp
                       Catch::Contains("momentum") && Catch::Contains("outside"));
   REQUIRE_THROWS_AS(space.check({{"optimizer", "sgd"}}), std::out_of_range);
   REQUIRE_THROWS_WITH(space.check({{"optimizer", "adam"}, {"beta", 0.5}}), Catch::Contains("beta"));
+}
+
+TEST_CASE("check() compares integers exactly, beyond 2^53 and at the int64 limits", "[space]") {
+  // Through doubles, which hold integers exactly only up to 2^53, 2^53 + 1 and 2^53 are the same
+  // number, and so are INT64_MAX and INT64_MAX - 1.
+  constexpr std::int64_t p53 = std::int64_t{1} << 53;
+  constexpr auto max = std::numeric_limits<std::int64_t>::max();
+  constexpr auto min = std::numeric_limits<std::int64_t>::min();
+  const hpt::SearchSpace up_to{hpt::int_range("n", 0, p53)};
+  CHECK_NOTHROW(up_to.check({{"n", p53}}));
+  CHECK_NOTHROW(up_to.check({{"n", p53 - 1}}));
+  CHECK_THROWS_WITH(up_to.check({{"n", p53 + 1}}), Catch::Contains("\"n\"") &&
+                                                       Catch::Contains("9007199254740993") &&
+                                                       Catch::Contains("outside its domain"));
+  const hpt::SearchSpace from{hpt::int_range("n", p53 + 1, p53 + 3)};
+  CHECK_THROWS_WITH(from.check({{"n", p53}}), Catch::Contains("9007199254740992"));
+  CHECK_NOTHROW(from.check({{"n", p53 + 1}}));
+  CHECK_NOTHROW(from.check({{"n", p53 + 3}}));
+  CHECK_THROWS_WITH(from.check({{"n", p53 + 4}}), Catch::Contains("9007199254740996"));
+  const hpt::SearchSpace below_max{hpt::int_range("n", max - 2, max - 1)};
+  CHECK_NOTHROW(below_max.check({{"n", max - 1}}));
+  CHECK_THROWS_WITH(below_max.check({{"n", max}}), Catch::Contains("9223372036854775807"));
+  CHECK_THROWS_WITH(below_max.check({{"n", max - 3}}), Catch::Contains("9223372036854775804"));
+  const hpt::SearchSpace above_min{hpt::int_range("n", min + 1, min + 2)};
+  CHECK_NOTHROW(above_min.check({{"n", min + 1}}));
+  CHECK_THROWS_WITH(above_min.check({{"n", min}}), Catch::Contains("-9223372036854775808"));
+  CHECK_THROWS_WITH(above_min.check({{"n", min + 3}}), Catch::Contains("-9223372036854775805"));
+  const hpt::SearchSpace everything{hpt::int_range("n", min, max)};
+  CHECK_NOTHROW(everything.check({{"n", min}}));
+  CHECK_NOTHROW(everything.check({{"n", max}}));
+  // A condition's values are checked against the parent's domain the same way.
+  REQUIRE_THROWS_WITH((hpt::SearchSpace{hpt::int_range("n", 0, p53),
+                                        hpt::uniform("x", 0, 1).when(hpt::equals("n", p53 + 1))}),
+                      Catch::Contains("never takes") && Catch::Contains("9007199254740993"));
+  REQUIRE_NOTHROW(hpt::SearchSpace{hpt::int_range("n", 0, p53),
+                                   hpt::uniform("x", 0, 1).when(hpt::equals("n", p53))});
 }
 
 namespace {

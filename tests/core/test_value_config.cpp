@@ -5,6 +5,7 @@
 #include <hpt/value.hpp>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -96,4 +97,79 @@ TEST_CASE("configs compare by names, kinds and values", "[config]") {
   c.assign("a", 2);
   c.assign("b", "x");
   CHECK(c == hpt::Config{{"a", 2}, {"b", "x"}});
+}
+
+TEST_CASE("a config of many parameters keeps set order, lookups, overwrites and equality",
+          "[config]") {
+  // Past Config::linear_search_limit names are found through an index (set() used to search
+  // every earlier name, quadratic in the count); what a config holds must not change.
+  constexpr int count = 20000;
+  const auto name = [](int i) {
+    std::string text(1, 'p');  // not "p" + ...: GCC 12's -Wrestrict misfires on that
+    return text += std::to_string(i);
+  };
+  hpt::Config config;
+  for (int i = 0; i < count; ++i) {
+    config.set(name(i), i);
+    if (i < 40)  // across the limit, every earlier name after every set
+      for (int j = 0; j <= i; ++j) REQUIRE(config.get<int>(name(j)) == j);
+  }
+  REQUIRE(config.size() == count);
+  int position = 0;
+  for (const auto& [key, value] : config) {
+    REQUIRE(key == name(position));
+    REQUIRE(value == hpt::Value(position));
+    ++position;
+  }
+  for (int i = 0; i < count; ++i) REQUIRE(config.get<int>(name(i)) == i);
+  CHECK_FALSE(config.contains("p20000"));
+  CHECK_FALSE(config.contains("p"));
+  CHECK_FALSE(config.contains(""));
+  CHECK(config.find("q7") == nullptr);
+  REQUIRE_THROWS_WITH(config.set(name(0), 1), Catch::Contains("\"p0\" is set twice"));
+  REQUIRE_THROWS_WITH(config.set(name(12345), 1), Catch::Contains("\"p12345\" is set twice"));
+  REQUIRE_THROWS_WITH(config.set(name(count - 1), 1), Catch::Contains("is set twice"));
+  CHECK(config.size() == count);
+
+  // assign() replaces in place, keeping the order; a new name goes last.
+  config.assign(name(7777), "seven");
+  config.assign("extra", 2.5);
+  CHECK(config.get<std::string>(name(7777)) == "seven");
+  CHECK(config.entries()[7777].first == name(7777));
+  CHECK(config.entries().back().first == "extra");
+  CHECK(config.get<double>("extra") == 2.5);
+  CHECK(config.size() == count + 1);
+
+  // Copies compare equal and keep working; order, kind and value all count.
+  hpt::Config copy = config;
+  CHECK(copy == config);
+  CHECK(copy.get<int>(name(19999)) == 19999);
+  copy.assign(name(3), 4);
+  CHECK_FALSE(copy == config);
+  CHECK(config.get<int>(name(3)) == 3);
+  hpt::Config reversed;
+  for (int i = count - 1; i >= 0; --i) reversed.assign(name(i), i);
+  hpt::Config forward;
+  for (int i = 0; i < count; ++i) forward.assign(name(i), i);
+  CHECK_FALSE(reversed == forward);
+  CHECK(reversed.entries().front().first == name(count - 1));
+  CHECK(reversed.get<int>(name(0)) == 0);
+  const hpt::Config moved = std::move(forward);
+  CHECK(moved.get<int>(name(4242)) == 4242);
+
+  // pop_back() forgets the last name only; it can be set again.
+  config.pop_back();
+  CHECK_FALSE(config.contains("extra"));
+  config.pop_back();
+  CHECK_FALSE(config.contains(name(count - 1)));
+  CHECK(config.get<int>(name(count - 2)) == count - 2);
+  config.set(name(count - 1), -1);
+  CHECK(config.get<int>(name(count - 1)) == -1);
+  while (config.size() > 3) config.pop_back();
+  CHECK(config == hpt::Config{{"p0", 0}, {"p1", 1}, {"p2", 2}});
+  CHECK_FALSE(config.contains(name(3)));
+  config.set(name(3), 30);
+  CHECK(config.get<int>(name(3)) == 30);
+  while (!config.empty()) config.pop_back();
+  REQUIRE_THROWS_AS(config.pop_back(), std::out_of_range);
 }

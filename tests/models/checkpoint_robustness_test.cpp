@@ -22,11 +22,14 @@
 #include <string>
 #include <vector>
 
+#include "exception_message.hpp"
+
 using hpt::models::MlpTrainer;
 using hpt::models::MlpTrainerSettings;
 using hpt::models::OptimizerKind;
 using hpt::models::SequenceTrainer;
 using hpt::models::SequenceTrainerSettings;
+using test_support::message_of;
 
 namespace {
 
@@ -370,4 +373,55 @@ TEST_CASE("EpochCursor::read refuses out-of-range fields and a cut random state"
   std::stringstream whole(good);
   target.read(whole);
   CHECK(target == cursor);
+}
+
+TEST_CASE("restore quotes a checkpoint's text lines within bounds and names the setting",
+          "[checkpoint]") {
+  const auto data = spirals();
+  const MlpTrainerSettings settings{.hidden_units = 4, .minibatch_size = 8, .seed = 5};
+  MlpTrainer<double> source(settings, data);
+  const std::string good = saved(source);
+  // Lines 1 (the trainer's name), 2 (its header) and 3 (its settings) made huge and escaped.
+  const auto with_line = [&](int index, const std::string& appended) {
+    std::string bytes = good;
+    std::size_t at = 0;
+    for (int line = 0; line <= index; ++line) at = bytes.find('\n', at) + 1;
+    return bytes.insert(at - 1, appended);
+  };
+  const std::string junk = "\x1b[2J" + std::string(100000, '7');
+  MlpTrainer<double> victim(settings, data);
+  for (int index = 1; index <= 3; ++index) {
+    const std::string message = message_of([&] {
+      std::istringstream in(with_line(index, junk));
+      victim.restore(in);
+    });
+    INFO(message.substr(0, 300));
+    CHECK(message.rfind("MlpTrainer::restore: ", 0) == 0);
+    CHECK(message.size() < 600);
+    CHECK(message.find('\x1b') == std::string::npos);
+    CHECK_THAT(message, Catch::Contains("characters)"));
+  }
+  // Another learning rate: the message names the setting that differs.
+  MlpTrainerSettings faster = settings;
+  faster.learning_rate = 0.5;
+  MlpTrainer<double> other(faster, data);
+  std::istringstream in(saved(other));
+  CHECK_THAT(message_of([&] { victim.restore(in); }),
+             Catch::Contains("the setting \"learning_rate=0.5\", this trainer has "
+                             "\"learning_rate=0.01\""));
+}
+
+TEST_CASE("restore names the trainer on the data cursor's errors", "[checkpoint]") {
+  const auto data = spirals();
+  const MlpTrainerSettings settings{.hidden_units = 4, .minibatch_size = 8, .seed = 5};
+  MlpTrainer<double> source(settings, data);
+  const std::string good = saved(source);
+  const auto cursor = good.find("hpt.epoch_cursor.1");
+  REQUIRE(cursor != std::string::npos);
+  std::string bad = good;
+  bad.replace(cursor, 18, "hpt.epoch_cursor.9");
+  MlpTrainer<double> victim(settings, data);
+  std::istringstream in(bad);
+  CHECK_THAT(message_of([&] { victim.restore(in); }),
+             Catch::StartsWith("MlpTrainer::restore: data cursor: hpt::data::EpochCursor::read"));
 }

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -346,4 +347,36 @@ TEST_CASE("MlpTrainer under Hyperband with checkpoints: pauses, resumes, diverge
   const auto again = run();
   CHECK(again.best().config.to_string() == study.best().config.to_string());
   CHECK(again.best().result() == study.best().result());
+}
+
+TEST_CASE("MlpTrainer refuses a class count above max_class_count before making the model",
+          "[trainer][robustness]") {
+  // Four samples labelled 0 and 1, with an explicit class count far beyond them: the output
+  // layer (a row of hidden_units weights per class, 2^31 x 64 doubles here) used to be allocated
+  // until std::bad_alloc.
+  const auto data_with = [](int class_count) {
+    hpt::models::Matrix<double> features(2, 4);
+    features << 0, 1, 2, 3, 3, 2, 1, 0;
+    const hpt::data::Dataset<double> set(features, std::vector<int>{0, 1, 0, 1}, class_count);
+    return std::make_shared<const Split>(Split{set, set});
+  };
+  constexpr int limit = hpt::models::max_class_count;
+  STATIC_REQUIRE(limit == 1 << 24);
+  const auto huge = data_with(std::numeric_limits<int>::max());
+  REQUIRE_THROWS_AS(MlpTrainer<double>(MlpTrainerSettings{}, huge), std::invalid_argument);
+  CHECK_THAT(message_of([&] { MlpTrainer<double>(MlpTrainerSettings{}, huge); }),
+             Catch::Contains("MlpTrainer") && Catch::Contains("class_count = 2147483647") &&
+                 Catch::Contains("hpt::models::max_class_count = 16777216"));
+  // One class too many, with a model small enough to make were the limit not checked.
+  const MlpTrainerSettings linear{.hidden_units = 1, .layers = 0};
+  CHECK_THAT(message_of([&] { MlpTrainer<double>(linear, data_with(limit + 1)); }),
+             Catch::Contains("class_count = 16777217") && Catch::Contains("= 16777216"));
+  // Through a configuration too.
+  CHECK_THAT(message_of([&] {
+               MlpTrainer<double>(hpt::Config{{"hidden_units", 64}}, huge);
+             }),
+             Catch::Contains("class_count = 2147483647"));
+  // A class count with room to spare is fine.
+  const MlpTrainer<double> trainer(linear, data_with(3));
+  CHECK(trainer.model().shape().outputs == 3);
 }

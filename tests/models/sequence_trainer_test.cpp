@@ -8,8 +8,10 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 using hpt::models::Cell;
@@ -147,4 +149,22 @@ TEST_CASE("SequenceTrainer: same seed same weights; restore continues bit for bi
   std::stringstream again;
   first.save(again);
   CHECK_THROWS_AS(gru.restore(again), std::runtime_error);
+}
+
+TEST_CASE("SequenceTrainer refuses a class count above max_class_count before making the model",
+          "[trainer][robustness]") {
+  // Two sequences of 3 steps of 2 features labelled 0 and 1, with an explicit class count far
+  // beyond them: the head (a row of hidden_units weights per class) used to be allocated until
+  // std::bad_alloc.
+  hpt::models::Matrix<double> features(2, 6);
+  features << 0, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0;
+  const hpt::data::SequenceDataset<double> set(
+      features, 3, hpt::data::ClassLabels{{0, 1}, std::numeric_limits<int>::max()});
+  const auto data = std::make_shared<const Split>(Split{set, set});
+  REQUIRE_THROWS_AS(SequenceTrainer<double>(SequenceTrainerSettings{}, data),
+                    std::invalid_argument);
+  REQUIRE_THROWS_WITH(SequenceTrainer<double>(SequenceTrainerSettings{}, data),
+                      Catch::Contains("SequenceTrainer") &&
+                          Catch::Contains("class_count = 2147483647") &&
+                          Catch::Contains("hpt::models::max_class_count = 16777216"));
 }

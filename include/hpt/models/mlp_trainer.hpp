@@ -115,7 +115,8 @@ class MlpTrainer : public detail::SupervisedTrainer<MlpTrainer<Scalar>, Scalar,
   using typename Base::Data;
 
   /// @brief A trainer with `settings` on `data` (kept alive by the shared pointer; every trial
-  /// of a study can share it). Throws std::invalid_argument for invalid settings or null data.
+  /// of a study can share it). Throws std::invalid_argument for invalid settings, null data, or
+  /// training data with more than max_class_count classes.
   MlpTrainer(const MlpTrainerSettings& settings, std::shared_ptr<const Data> data)
       : Base("MlpTrainer", validated(settings), std::move(data)),
         model_(shape_for(settings, this->data().train)),  // dropout masks come from the trainer

@@ -117,7 +117,8 @@ class SequenceTrainer
   using typename Base::Data;
 
   /// @brief A trainer with `settings` on `data` (shared by every trial of a study). Throws
-  /// std::invalid_argument for invalid settings or null data.
+  /// std::invalid_argument for invalid settings, null data, or training data with more than
+  /// max_class_count classes.
   SequenceTrainer(const SequenceTrainerSettings& settings, std::shared_ptr<const Data> data)
       : Base("SequenceTrainer", validated(settings), std::move(data)),
         model_(config_for(settings, this->data().train)),

@@ -7,6 +7,7 @@
 #include <hpt/data/epoch_cursor.hpp>
 #include <hpt/data/minibatch.hpp>
 #include <hpt/data/sample_store.hpp>
+#include <hpt/input_excerpt.hpp>
 #include <hpt/metrics.hpp>
 #include <hpt/models/optimizer.hpp>
 #include <hpt/models/parameter.hpp>
@@ -22,15 +23,23 @@
 #include <memory>
 #include <ostream>
 #include <span>
-#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
 
 namespace hpt::models {
+
+/// @brief The most classes the reference trainers (MlpTrainer, SequenceTrainer) accept in their
+/// training data: 2^24 = 16777216. The output layer has a row of weights per class, so a class
+/// count beyond any real task (a typo, a label taken for a count) would allocate class count x
+/// hidden units weights, gradients and optimizer state until std::bad_alloc; the trainers'
+/// constructors throw std::invalid_argument naming the count and this limit instead, before
+/// allocating anything for the model.
+inline constexpr int max_class_count = 1 << 24;
 
 /// @brief A model's loss and accuracy on a dataset.
 struct Evaluation {
@@ -184,15 +193,14 @@ class SupervisedTrainer {
     if (!std::getline(in, line) || line != tag)
       throw std::runtime_error(where + "not a trainer checkpoint");
     if (!std::getline(in, line) || line != owner_)
-      throw std::runtime_error(where + "the checkpoint is of a " + line);
+      throw std::runtime_error(where + "the checkpoint is of a " + hpt::detail::quote_input(line));
     if (!std::getline(in, line) || line != header())
-      throw std::runtime_error(where + "the checkpoint holds \"" + line + "\", this trainer \"" +
-                               header() + "\"");
+      throw std::runtime_error(where + "the checkpoint holds " + hpt::detail::quote_input(line) +
+                               ", this trainer \"" + header() + "\"");
     // Settings that keep every shape (learning rate, dropout, minibatch size, ...) would
     // otherwise be restored silently into a trainer that reports others.
     if (!std::getline(in, line) || line != settings_.describe())
-      throw std::runtime_error(where + "the checkpoint was written with the settings " + line +
-                               " but this trainer has " + settings_.describe());
+      throw std::runtime_error(where + settings_difference(line, settings_.describe()));
     std::int64_t steps = 0;
     if (!(in >> steps) || in.get() != '\n')
       throw std::runtime_error(where + "truncated checkpoint");
@@ -203,7 +211,11 @@ class SupervisedTrainer {
     const auto values = read_tensors<Scalar>(in, views, where, "the checkpoint", false);
     TrainerOptimizer<Scalar> optimizer = read_optimizer(in, views, where);
     data::EpochCursor cursor = cursor_;
-    cursor.read(in);
+    try {
+      cursor.read(in);
+    } catch (const std::runtime_error& error) {
+      throw std::runtime_error(where + "data cursor: " + error.what());
+    }
     Random dropout_random;
     std::string end;
     // The end tag also tells a random state cut in its last number from a whole one.
@@ -242,17 +254,38 @@ class SupervisedTrainer {
 
  private:
   static constexpr const char* tag = "hpt.trainer.1";
+
+  // The first "name=value" entry where a checkpoint's settings line and this trainer's differ,
+  // quoted from the checkpoint within bounds: the line may be anything.
+  static std::string settings_difference(std::string_view theirs, std::string_view ours) {
+    const auto next = [](std::string_view& text) {
+      const auto end = text.find(';');
+      const auto entry = text.substr(0, end);
+      text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+      return entry;
+    };
+    while (!theirs.empty() || !ours.empty()) {
+      const auto their_entry = next(theirs);
+      const auto our_entry = next(ours);
+      if (their_entry != our_entry)
+        return "the checkpoint was written with the setting " +
+               hpt::detail::quote_input(their_entry) + ", this trainer has \"" +
+               std::string(our_entry) + "\"";
+    }
+    return "the checkpoint's settings differ from this trainer's";
+  }
   static constexpr const char* end_tag = "hpt.trainer.end";
 
-  // The optimizer's state, checked against the model: TrainerOptimizer::read alone would take
-  // the sizes in the stream on trust. The checked state then reaches the optimizer through a
-  // buffer (the only way into TrainerOptimizer), bit for bit.
+  // The optimizer's state, checked against the model (TrainerOptimizer::read without the
+  // parameters would take the sizes in the stream on trust), into a new optimizer: one made
+  // from the settings, as the constructor makes optimizer_, whose state the read replaces.
   TrainerOptimizer<Scalar> read_optimizer(std::istream& in,
                                           std::span<const ParameterView<Scalar>> views,
                                           const std::string& where) const {
-    auto state = optimizer_.get();
+    TrainerOptimizer<Scalar> optimizer(settings_.optimizer, settings_.learning_rate,
+                                       settings_.momentum, settings_.l2);
     try {
-      std::visit([&](auto& optimizer) { optimizer.read(in, views); }, state);
+      optimizer.read(in, views);
     } catch (const std::runtime_error& error) {
       throw std::runtime_error(where + "optimizer state: " + error.what());
     }
@@ -272,14 +305,10 @@ class SupervisedTrainer {
                    restored.weight_decay == own.weight_decay;
           }
         },
-        state, optimizer_.get());
+        optimizer.get(), optimizer_.get());
     if (!same_settings)
       throw std::runtime_error(where +
                                "the optimizer's settings in the checkpoint are not this trainer's");
-    std::stringstream checked;
-    std::visit([&](const auto& optimizer) { optimizer.write(checked); }, state);
-    TrainerOptimizer<Scalar> optimizer = optimizer_;
-    optimizer.read(checked);
     return optimizer;
   }
 
@@ -292,6 +321,13 @@ class SupervisedTrainer {
   static std::shared_ptr<const Data> checked(std::shared_ptr<const Data> data,
                                              const std::string& owner) {
     if (!data) throw std::invalid_argument(owner + ": data is null");
+    // Before Derived makes its model, whose output layer has a row per class.
+    if (data->train.is_classification() && data->train.class_count() > max_class_count)
+      throw std::invalid_argument(
+          owner +
+          ": the training data's class_count = " + std::to_string(data->train.class_count()) +
+          " is above hpt::models::max_class_count = " + std::to_string(max_class_count) +
+          " (the output layer has a row of weights per class)");
     return data;
   }
 

@@ -74,6 +74,12 @@ class TrainerOptimizer {
   void read(std::istream& in) {
     std::visit([&](auto& optimizer) { optimizer.read(in); }, optimizer_);
   }
+  /// @brief As read(in), for the optimizer of `parameters`: its state tensors must be none or one
+  /// per parameter of its size, checked before anything is allocated for them (Sgd::read and
+  /// Adam::read with parameters); throws std::runtime_error (and changes nothing) otherwise.
+  void read(std::istream& in, std::span<const ParameterView<Scalar>> parameters) {
+    std::visit([&](auto& optimizer) { optimizer.read(in, parameters); }, optimizer_);
+  }
 
  private:
   std::variant<Sgd<Scalar>, Adam<Scalar>> optimizer_;

@@ -35,7 +35,7 @@ inline bool ranks_before(double loss_a, std::size_t trial_a, double loss_b, std:
 }
 
 /// @brief The steps `brackets` spend, summed as Schedule::total_resource() sums them, or nothing
-/// when the sum does not fit in int64 (where total_resource() would wrap).
+/// when the sum does not fit in int64 (where total_resource() throws).
 inline std::optional<std::int64_t> checked_total_resource(const std::vector<Bracket>& brackets) {
   const auto most = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   std::uint64_t total = 0;

@@ -71,7 +71,7 @@ struct Hyperband {
       }
       result.brackets.push_back(std::move(bracket));
     }
-    // Schedule::total_resource() counts in int64: refuse a plan it would wrap.
+    // Schedule::total_resource() counts in int64: refuse a plan it cannot count.
     if (!detail::checked_total_resource(result.brackets))
       throw std::overflow_error("hpt::Hyperband: " + settings() + ": the brackets need more than " +
                                 std::to_string(std::numeric_limits<std::int64_t>::max()) +
