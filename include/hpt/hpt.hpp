@@ -9,6 +9,7 @@
 #include "hpt/config.hpp"
 #include "hpt/console_reporter.hpp"
 #include "hpt/direction.hpp"
+#include "hpt/input_excerpt.hpp"
 #include "hpt/io/csv.hpp"
 #include "hpt/metrics.hpp"
 #include "hpt/observer.hpp"

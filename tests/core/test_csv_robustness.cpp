@@ -43,8 +43,7 @@ std::string error_of(const std::string& text) {
 TEST_CASE("CSV integer columns are range-checked for their C++ type", "[csv][robustness]") {
   CHECK_THAT(error_of(header + row("0", "completed", "4294967297")),
              Catch::Contains("line 2, column \"bracket\"") &&
-                 Catch::Contains("4294967297 is out of range (an integer from -2147483648 to "
-                                 "2147483647)"));
+                 Catch::Contains("4294967297 is out of range (an integer from 0 to 2147483647)"));
   CHECK_THAT(error_of(header + row("0", "completed", "0", "-2147483649")),
              Catch::Contains("line 2, column \"rung\"") && Catch::Contains("-2147483649"));
   CHECK_THAT(error_of(header + row("0", "completed", "0", "0", "1.9")),
@@ -59,12 +58,44 @@ TEST_CASE("CSV integer columns are range-checked for their C++ type", "[csv][rob
   CHECK_THAT(negative, Catch::Contains("line 2, column \"trial\"") &&
                            Catch::Contains("-1 is out of range (an integer from 0 to"));
   CHECK_THAT(negative, !Catch::Contains("18446744073709551615 where"));
-  // The limits themselves load.
+  // The limits themselves load (brackets, rungs and resources are never negative).
   const auto study =
-      read(header + row("0", "completed", "2147483647", "-2147483648", "9223372036854775807"));
+      read(header + row("0", "completed", "2147483647", "2147483647", "9223372036854775807"));
   CHECK(study.trial(0).bracket == 2147483647);
-  CHECK(study.trial(0).rung == -2147483647 - 1);
+  CHECK(study.trial(0).rung == 2147483647);
   CHECK(study.trial(0).resource == std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_CASE("CSV counts, indices and steps are refused when negative", "[csv][robustness]") {
+  // In range for their types but meaningless: write_csv never writes one (the engine counts
+  // resources and steps up from 0 and refuses a scheduler's negative bracket or rung), and a
+  // negative result_step silently dropped the trial's result.
+  const auto with_result_step = [](const std::string& step) {
+    return "0,completed,0,0,1,0.5," + step + ",0.0,\"\",\"\",minimize,last_step,0.5\n";
+  };
+  struct Case {
+    std::string text, column, value, range;
+  };
+  const std::vector<Case> cases{
+      {row("0", "completed", "-1"), "bracket", "-1", "an integer from 0 to 2147483647"},
+      {row("0", "completed", "0", "-1"), "rung", "-1", "an integer from 0 to 2147483647"},
+      {row("0", "completed", "0", "0", "-1"), "resource", "-1",
+       "an integer from 0 to 9223372036854775807"},
+      {row("0", "completed", "0", "0", "-9223372036854775808"), "resource", "-9223372036854775808",
+       "an integer from 0 to 9223372036854775807"},
+      {with_result_step("-1"), "result_step", "-1", "an integer from 0 to 9223372036854775807"},
+      {with_result_step("-9223372036854775808"), "result_step", "-9223372036854775808",
+       "an integer from 0 to 9223372036854775807"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK_THAT(error_of(header + c.text),
+               Catch::StartsWith("hpt::read_csv: line 2, column \"" + c.column + "\": ") &&
+                   Catch::Contains(c.value + " is out of range (" + c.range + ")"));
+  }
+  // Zero is a value write_csv writes: a trial that never stepped has result_step 0 and no result.
+  CHECK(read(header + row("0", "pending", "0", "0", "0")).trial(0).resource == 0);
+  // (A result_step of 0 with the result 0.5 is refused: see "a CSV result without a result step".)
 }
 
 TEST_CASE("a CSV parameter integer beyond 64 bits is refused, not read as a real",
@@ -110,4 +141,30 @@ TEST_CASE("CSV error messages quote a bounded excerpt of a cell", "[csv][robustn
     CHECK(message.size() < 600);
   }
   CHECK_THAT(messages[0], Catch::Contains("(1000000 characters)"));
+}
+
+TEST_CASE("CSV messages show control bytes as escapes", "[csv][robustness]") {
+  const std::string message = error_of(header + row("0", "\x1b[2Jcompleted\r\x07"));
+  CHECK_THAT(message, Catch::Contains("\"\\x1b[2Jcompleted\\x07\""));
+  for (const char c : message) CHECK(static_cast<unsigned char>(c) >= 0x20);
+}
+
+TEST_CASE("an unterminated CSV quote is refused as bad content, naming where it opened",
+          "[csv][robustness]") {
+  const std::string text = header + row() + "1,completed,0,0,1,0.5,1,0.0,\"never\n\nclosed,";
+  std::istringstream in(text);
+  CHECK_THROWS_AS(hpt::read_csv(in), std::invalid_argument);
+  CHECK_THAT(error_of(text), Catch::Contains("hpt::read_csv: line 3: a quote opened here is "
+                                             "never closed"));
+}
+
+TEST_CASE("a CSV result without a result step is refused, not dropped", "[csv][robustness]") {
+  // write_csv writes a trial with no result as "nan,0"; "0.5,0" would lose the 0.5.
+  const std::string no_step = "0,completed,0,0,1,0.5,0,0.0,\"\",\"\",minimize,last_step,0.5\n";
+  CHECK_THAT(error_of(header + no_step),
+             Catch::Contains("line 2, column \"result\": \"0.5\" but result_step 0"));
+  const std::string empty = "0,failed,0,0,1,nan,0,0.0,\"\",\"\",minimize,last_step,0.5\n";
+  const auto study = read(header + empty);
+  REQUIRE(study.trials().size() == 1);
+  CHECK(study.trial(0).curve.empty());
 }

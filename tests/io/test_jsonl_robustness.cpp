@@ -2,7 +2,9 @@
 // value; every error names the line or key and the value, and quotes a bounded excerpt.
 #include <catch2/catch.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <hpt/io/json.hpp>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -122,8 +124,7 @@ TEST_CASE("integer fields must be integers within their C++ type", "[jsonl][robu
       {"resource", "1.0", "expected an integer, got 1.0"},
       {"resource", "\"3\"", "expected an integer, got \"3\""},
       {"resource", "9223372036854775808", "9223372036854775808 is out of range"},
-      {"rung", "4294967297",
-       "4294967297 is out of range (an integer from -2147483648 to 2147483647)"},
+      {"rung", "4294967297", "4294967297 is out of range (an integer from 0 to 2147483647)"},
       {"rung", "-2147483649", "-2147483649 is out of range"},
       {"bracket", "4294967297", "4294967297 is out of range"},
       {"trial", "-1", "-1 is out of range (an integer from 0 to"},
@@ -161,15 +162,48 @@ TEST_CASE("integer fields must be integers within their C++ type", "[jsonl][robu
     CHECK_THAT(message, Catch::StartsWith("hpt::read_jsonl: line 1, field \"" + c.field) &&
                             Catch::Contains(c.expected));
   }
-  // The limits themselves load.
+  // The limits themselves load (brackets, rungs and resources are never negative).
   const auto study =
       read(file(with(header_fields(), "seed", "18446744073709551615"),
-                with(with(with(trial_fields(), "rung", "2147483647"), "bracket", "-2147483648"),
-                     "resource", "-9223372036854775808")));
+                with(with(with(trial_fields(), "rung", "2147483647"), "bracket", "2147483647"),
+                     "resource", "9223372036854775807")));
   CHECK(study.options().seed == 18446744073709551615u);
   CHECK(study.trial(0).rung == 2147483647);
-  CHECK(study.trial(0).bracket == -2147483647 - 1);
-  CHECK(study.trial(0).resource == std::numeric_limits<std::int64_t>::min());
+  CHECK(study.trial(0).bracket == 2147483647);
+  CHECK(study.trial(0).resource == std::numeric_limits<std::int64_t>::max());
+}
+
+TEST_CASE("counts, indices and steps are refused when negative", "[jsonl][robustness]") {
+  // In range for their types but meaningless: write_jsonl never writes one (the engine counts
+  // resources and steps up from 0 and refuses a scheduler's negative bracket or rung).
+  struct Case {
+    std::string field, raw, path, range;
+  };
+  const std::string int_range = "(an integer from 0 to 2147483647)";
+  const std::string int64_range = "(an integer from 0 to 9223372036854775807)";
+  const std::vector<Case> cases{
+      {"bracket", "-1", "bracket", int_range},
+      {"bracket", "-2147483648", "bracket", int_range},
+      {"rung", "-1", "rung", int_range},
+      {"resource", "-1", "resource", int64_range},
+      {"resource", "-9223372036854775808", "resource", int64_range},
+      {"curve",
+       R"([{"step":1,"objective":0.5,"values":{}},{"step":-1,"objective":0.5,"values":{}}])",
+       "curve[1].step", int64_range},
+  };
+  for (const auto& c : cases) {
+    INFO(c.field << " = " << c.raw);
+    const std::string message =
+        error_of([&] { read(file(header_fields(), with(trial_fields(), c.field, c.raw))); });
+    const std::string value = c.field == "curve" ? "-1" : c.raw;
+    CHECK_THAT(message, Catch::StartsWith("hpt::read_jsonl: line 2, field \"" + c.path + "\": ") &&
+                            Catch::Contains(value + " is out of range " + c.range));
+  }
+  // Zero is a value write_jsonl writes: a trial that never stepped.
+  const auto study =
+      read(file(header_fields(), with(with(trial_fields(), "resource", "0"), "curve", "[]")));
+  CHECK(study.trial(0).resource == 0);
+  CHECK(study.trial(0).curve.empty());
 }
 
 TEST_CASE("configuration numbers are refused rather than changed", "[jsonl][robustness]") {
@@ -239,4 +273,30 @@ TEST_CASE("error messages quote a bounded excerpt of the input", "[jsonl][robust
   CHECK_THAT(messages[0], Catch::Contains("line 2, field \"status\"") &&
                               Catch::Contains("(1000000 characters)"));
   CHECK_THAT(messages[1], Catch::Contains("line 2"));
+}
+
+TEST_CASE("a study file of another format version is refused", "[jsonl][robustness]") {
+  CHECK_THAT(error_of([] { read(file(with(header_fields(), "hpt_study", "2"), trial_fields())); }),
+             Catch::Contains("line 1, field \"hpt_study\": version 2, this reader knows "
+                             "version 1"));
+  CHECK_THAT(error_of([] { read(file(with(header_fields(), "hpt_study", "\"1\""), {})); }),
+             Catch::Contains("field \"hpt_study\""));
+}
+
+TEST_CASE("a JSON error between members names the object, not the member before",
+          "[jsonl][robustness]") {
+  // The parse stops at the key after "trial": the error is in the object, not in "trial".
+  const std::string broken = R"({"trial":0,)" + std::string("\n");
+  const std::string message = error_of([&] { read(object_text(header_fields()) + "\n" + broken); });
+  CHECK_THAT(message, Catch::StartsWith("hpt::read_jsonl: line 2: "));
+  CHECK_THAT(message, !Catch::Contains("\"trial\""));
+  // Inside a member's value the member is still named.
+  CHECK_THAT(error_of([] { hpt::config_from_json(R"({"a":[1,)"); }), Catch::Contains("key \"a"));
+}
+
+TEST_CASE("JSON messages show control bytes as escapes", "[jsonl][robustness]") {
+  const std::string message = error_of(
+      [] { read(file(header_fields(), with(trial_fields(), "status", "\"\\u001b[2Jdone\""))); });
+  CHECK_THAT(message, Catch::Contains("\\x1b[2Jdone"));
+  for (const char c : message) CHECK(static_cast<unsigned char>(c) >= 0x20);
 }

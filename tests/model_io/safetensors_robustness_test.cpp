@@ -1,7 +1,8 @@
 // safetensors headers from untrusted files (issue 10, defect 8): an element count whose byte
 // size wraps around, a tensor name given twice, a "__metadata__" that is not an object of
-// strings, and a directory as the path are refused by loading and by listing, with a message
-// naming the file and the problem.
+// strings, a header nested deeper than the format's, and a directory as the path are refused by
+// loading and by listing, with a message naming the file and the problem and quoting at most a
+// bounded, printable excerpt of the file's names. Many tensors list in O(n log n).
 #include <hpt/models/parameter.hpp>
 #include <hpt/models/safetensors.hpp>
 
@@ -11,10 +12,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 #include "exception_message.hpp"
+#include "scratch_directory.hpp"
 
 using hpt::models::load_safetensors;
 using hpt::models::ParameterView;
@@ -23,20 +24,7 @@ using hpt::models::safetensors_tensors;
 
 namespace {
 
-struct Scratch {
-  std::filesystem::path path;
-  Scratch() {
-    path = std::filesystem::temp_directory_path() /
-           ("hpt_st_robust_" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~Scratch() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-};
+using Scratch = test_support::ScratchDirectory;
 
 void write_file(const std::filesystem::path& path, const std::string& header,
                 const std::string& data) {
@@ -133,4 +121,74 @@ TEST_CASE("safetensors names the path when it is a directory", "[safetensors]") 
              Catch::Contains(scratch.path.string()) && Catch::Contains("is a directory"));
   CHECK_THAT(message_of([&] { (void)safetensors_metadata(scratch.path); }),
              Catch::Contains(scratch.path.string()) && Catch::Contains("is a directory"));
+}
+
+TEST_CASE("safetensors messages quote a bounded, printable excerpt of the file's names",
+          "[safetensors]") {
+  Scratch scratch;
+  const auto path = scratch.path / "names.safetensors";
+  const std::string long_name(100000, 'n');
+  write_file(path, R"({")" + long_name + R"(":{"dtype":"F32","shape":[1]}})", "");
+  const std::string listed = message_of([&] { (void)safetensors_tensors(path); });
+  CHECK_THAT(listed, Catch::Contains("(100000 characters)") && Catch::Contains("needs"));
+  CHECK(listed.size() < 400);
+  // An unknown dtype with a newline and an escape in it, and a long metadata key.
+  write_file(path, R"({"w":{"dtype":"F\n\u001b[2J","shape":[1],"data_offsets":[0,4]}})", "abcd");
+  const std::string dtype = message_of([&] { (void)safetensors_tensors(path); });
+  CHECK_THAT(dtype, Catch::Contains("\"F\\x0a\\x1b[2J\"") && Catch::Contains("unsupported dtype"));
+  CHECK(dtype.find('\n') == std::string::npos);
+  write_file(path, R"({"__metadata__":{")" + long_name + R"(":1}})", "");
+  const std::string metadata = message_of([&] { (void)safetensors_metadata(path); });
+  CHECK_THAT(metadata, Catch::Contains("(100000 characters) is not a string"));
+  CHECK(metadata.size() < 400);
+  // A tensor no parameter asks for, with a long name.
+  write_file(path,
+             R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},")" + long_name +
+                 R"(":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+             "abcdefgh");
+  OneValue model;
+  const std::string extra = message_of([&] { load_safetensors<float>(path, model.parameters); });
+  CHECK_THAT(extra, Catch::Contains("matches no parameter"));
+  CHECK(extra.size() < 400);
+  CHECK(model.value[0] == 7.0F);
+  // nlohmann's own message quotes the token it stopped at: a 100000-character number.
+  write_file(path, R"({"w":)" + std::string(100000, '1') + "x}", "");
+  const std::string malformed = message_of([&] { (void)safetensors_tensors(path); });
+  CHECK_THAT(malformed, Catch::Contains("malformed JSON header"));
+  CHECK(malformed.size() < 400);
+}
+
+TEST_CASE("safetensors refuses a header nested deeper than the format's three levels",
+          "[safetensors]") {
+  Scratch scratch;
+  const auto path = scratch.path / "deep.safetensors";
+  write_file(path, R"({"w":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", "abcd");
+  CHECK_THAT(message_of([&] { (void)safetensors_tensors(path); }),
+             Catch::Contains(path.string()) && Catch::Contains("nests deeper than 3 levels"));
+  write_file(path, std::string(50000, '[') + std::string(50000, ']'), "");
+  CHECK_THAT(message_of([&] { (void)safetensors_tensors(path); }),
+             Catch::Contains("nests deeper than 3 levels"));
+  // The deepest a valid header goes: the header, a tensor, its shape.
+  write_file(path, R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "abcd");
+  CHECK(safetensors_tensors(path).size() == 1);
+}
+
+TEST_CASE("safetensors lists many tensors in the order of their bytes", "[safetensors]") {
+  Scratch scratch;
+  const auto path = scratch.path / "many.safetensors";
+  // 20000 tensors, named against their byte order: the listing follows the bytes. (An ordered
+  // JSON object found keys by linear search, so 80000 took 17 s to parse.)
+  constexpr int count = 20000;
+  std::string header = "{";
+  for (int i = 0; i < count; ++i) {
+    const int slot = count - 1 - i;
+    header += (i ? ",\"t" : "\"t") + std::to_string(i) +
+              R"(":{"dtype":"U8","shape":[1],"data_offsets":[)" + std::to_string(slot) + "," +
+              std::to_string(slot + 1) + "]}";
+  }
+  write_file(path, header + "}", std::string(count, 'x'));
+  const auto tensors = safetensors_tensors(path);
+  REQUIRE(tensors.size() == count);
+  CHECK(tensors.front().name == "t" + std::to_string(count - 1));
+  CHECK(tensors.back().name == "t0");
 }

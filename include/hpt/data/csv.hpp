@@ -4,6 +4,7 @@
 
 #include <hpt/data/dataset.hpp>
 #include <hpt/data/sample_store.hpp>
+#include <hpt/input_excerpt.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -151,35 +152,6 @@ constexpr const char* scalar_name() {
   return "long double";
 }
 
-/// Values longer than this are shortened in messages, to their first kShownBytes bytes.
-inline constexpr std::size_t kLongestShown = 80;
-inline constexpr std::size_t kShownBytes = 64;
-
-/// @brief `text` for a message: control bytes as \xNN; if longer than kLongestShown, its first
-/// bytes (whole UTF-8 characters) then "...". `quote` puts it in single quotes; the length of a
-/// shortened value follows, e.g. '7777...' (100000000 characters).
-inline std::string shown(std::string_view text, bool quote) {
-  const bool shorten = text.size() > kLongestShown;
-  std::size_t keep = shorten ? kShownBytes : text.size();
-  while (shorten && keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
-  std::string out = quote ? "'" : "";
-  for (const char c : text.substr(0, keep)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte != 0x7F) {
-      out += c;
-      continue;
-    }
-    constexpr const char* hex = "0123456789abcdef";
-    out += "\\x";
-    out += hex[byte >> 4];
-    out += hex[byte & 0xF];
-  }
-  if (shorten) out += "...";
-  if (quote) out += "'";
-  if (shorten) out += " (" + std::to_string(text.size()) + " characters)";
-  return out;
-}
-
 /// @brief Calls visit(column, cell) for each cell of `line` (0-based columns), the cell a view
 /// into the line with blanks (spaces, tabs) around it removed unless they are the separator.
 template <class Visit>
@@ -229,7 +201,7 @@ Dataset<Scalar> parse_csv(std::istream& input, const std::string& source,
                             detail::CellNumber status, const char* type) {
     std::string what = where(line, column);
     if (status == detail::CellNumber::empty) return std::runtime_error(what + "empty cell");
-    what += detail::shown(cell, true);
+    what += hpt::detail::excerpt(cell, '\'');
     if (status == detail::CellNumber::not_a_number)
       return std::runtime_error(what + " is not a finite number");
     return std::runtime_error(what + " is out of the range of " + type +
@@ -326,7 +298,7 @@ Dataset<Scalar> parse_csv(std::istream& input, const std::string& source,
         const auto status = detail::parse_number(cell, value);
         if (status != detail::CellNumber::ok)
           throw bad_cell(number, column, cell, status, "double");
-        const std::string label = "label " + detail::shown(cell, false);
+        const std::string label = "label " + hpt::detail::excerpt(cell);
         if (!(value >= 0.0 && value == std::floor(value)))
           throw std::runtime_error(where(number, column) + label +
                                    " is not a non-negative integer");

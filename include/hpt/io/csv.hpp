@@ -13,11 +13,12 @@
 /// for curves.
 ///
 /// read_csv is safe on any input: integer columns must hold integers that fit their field (trial
-/// ids are non-negative), a parameter integer must fit in 64 bits, every error names the line, the
-/// column and the cell, and an error message quotes at most quoted_input_limit characters of any
-/// cell.
+/// ids, brackets, rungs, resources and result steps are non-negative), a parameter integer must fit
+/// in 64 bits, every error names the line, the column and the cell, and an error message quotes at
+/// most quoted_input_limit characters of any cell.
 
 #include <charconv>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "hpt/direction.hpp"
+#include "hpt/input_excerpt.hpp"
 #include "hpt/study.hpp"
 #include "hpt/trial.hpp"
 #include "hpt/trial_result.hpp"
@@ -43,26 +45,10 @@
 namespace hpt {
 namespace detail {
 
-/// The most characters of one piece of input (a cell, a JSON string, a key) an error quotes.
-inline constexpr std::size_t quoted_input_limit = 80;
-
-/// @brief Input text for an error message: whole when short, else its first quoted_input_limit
-/// characters, "..." and its length, so a huge cell cannot make a huge message.
-inline std::string excerpt(std::string_view text) {
-  if (text.size() <= quoted_input_limit) return std::string(text);
-  return std::string(text.substr(0, quoted_input_limit)) + "... (" + std::to_string(text.size()) +
-         " characters)";
-}
-
-/// @brief excerpt() in double quotes.
-inline std::string quote_input(std::string_view text) {
-  return '"' + excerpt(text) + '"';
-}
-
-/// @brief E.g. "an integer from -2147483648 to 2147483647", for range errors.
+/// @brief E.g. "an integer from -2147483648 to 2147483647" (or from `low`), for range errors.
 template <std::integral T>
-std::string integer_range_text() {
-  return "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+std::string integer_range_text(T low = std::numeric_limits<T>::min()) {
+  return "an integer from " + std::to_string(low) + " to " +
          std::to_string(std::numeric_limits<T>::max());
 }
 
@@ -87,6 +73,7 @@ inline bool read_csv_record(std::istream& in, std::vector<std::string>& cells,
   quoted.clear();
   std::string cell;
   bool in_quotes = false, was_quoted = false, any = false;
+  std::size_t quote_line = line;  // where the open quote began, for the message
   char c = 0;
   while (in.get(c)) {
     any = true;
@@ -104,6 +91,7 @@ inline bool read_csv_record(std::istream& in, std::vector<std::string>& cells,
       }
     } else if (c == '"') {
       in_quotes = was_quoted = true;
+      quote_line = line;
     } else if (c == ',') {
       cells.push_back(std::move(cell));
       quoted.push_back(was_quoted);
@@ -117,7 +105,8 @@ inline bool read_csv_record(std::istream& in, std::vector<std::string>& cells,
     }
   }
   if (in_quotes)
-    throw std::runtime_error("hpt::read_csv: unterminated quote at line " + std::to_string(line));
+    throw std::invalid_argument("hpt::read_csv: line " + std::to_string(quote_line) +
+                                ": a quote opened here is never closed");
   if (!any) return false;
   cells.push_back(std::move(cell));
   quoted.push_back(was_quoted);
@@ -150,9 +139,11 @@ inline Value parse_csv_value(const std::string& cell, bool quoted, std::size_t l
   throw std::invalid_argument(where() + "cannot read " + quote_input(cell) + " as a value");
 }
 
-/// @brief An integer cell for a field of type T: refuses reals, text and values outside T.
+/// @brief An integer cell for a field of type T: refuses reals, text and values outside T or
+/// below `low` (0 for counts, steps and indices, which are never negative).
 template <std::integral T>
-T parse_csv_integer(const std::string& cell, std::size_t line, std::string_view column) {
+T parse_csv_integer(const std::string& cell, std::size_t line, std::string_view column,
+                    T low = std::numeric_limits<T>::min()) {
   const Value value = parse_csv_value(cell, false, line, column);
   const auto where = [&] {
     return "hpt::read_csv: line " + std::to_string(line) + ", column " + quote_input(column) + ": ";
@@ -160,9 +151,9 @@ T parse_csv_integer(const std::string& cell, std::size_t line, std::string_view 
   if (!value.is_integer())
     throw std::invalid_argument(where() + quote_input(cell) + " is not an integer");
   const auto integer = value.as<std::int64_t>();
-  if (!std::in_range<T>(integer))
+  if (!std::in_range<T>(integer) || static_cast<T>(integer) < low)
     throw std::invalid_argument(where() + std::to_string(integer) + " is out of range (" +
-                                integer_range_text<T>() + ")");
+                                integer_range_text<T>(low) + ")");
   return static_cast<T>(integer);
 }
 
@@ -300,15 +291,21 @@ inline Study read_csv(std::istream& in) {
     } catch (const std::invalid_argument& error) {
       throw fail(1, error.what());
     }
-    trial.bracket = detail::parse_csv_integer<int>(cells[2], record_line, header[2]);
-    trial.rung = detail::parse_csv_integer<int>(cells[3], record_line, header[3]);
-    trial.resource = detail::parse_csv_integer<std::int64_t>(cells[4], record_line, header[4]);
+    // Brackets, rungs, steps and resources are never negative (the engine refuses a scheduler
+    // that hands out a negative bracket or rung); a negative result_step would drop the result.
+    trial.bracket = detail::parse_csv_integer<int>(cells[2], record_line, header[2], 0);
+    trial.rung = detail::parse_csv_integer<int>(cells[3], record_line, header[3], 0);
+    trial.resource = detail::parse_csv_integer<std::int64_t>(cells[4], record_line, header[4], 0);
     const double result = detail::parse_csv_number(cells[5], record_line, header[5]);
     const auto result_step =
-        detail::parse_csv_integer<std::int64_t>(cells[6], record_line, header[6]);
+        detail::parse_csv_integer<std::int64_t>(cells[6], record_line, header[6], 0);
     trial.wall_seconds = detail::parse_csv_number(cells[7], record_line, header[7]);
     trial.stopped_by = cells[8];
     trial.reason = cells[9];
+    // write_csv gives a trial without a result step the result nan: any other value would be
+    // dropped silently.
+    if (result_step == 0 && !std::isnan(result))
+      throw fail(5, detail::quote_input(cells[5]) + " but result_step 0 (no result)");
     if (result_step > 0) trial.curve.push_back({result_step, result, {}});
     for (std::size_t column = fixed; column < header.size(); ++column)
       if (!cells[column].empty() || quoted[column])

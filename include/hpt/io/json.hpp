@@ -13,7 +13,8 @@
 ///
 /// The readers are safe on any input. They refuse nesting deeper than detail::json_max_depth (32)
 /// levels, duplicate keys, integers beyond 64 bits and reals beyond a double; every integer field
-/// must be a JSON integer within its C++ type. Each error names the source, the line (read_jsonl)
+/// must be a JSON integer within its C++ type (a trial's bracket, rung, resource and curve steps
+/// non-negative too). Each error names the source, the line (read_jsonl)
 /// and the field or key, and quotes at most detail::quoted_input_limit (80) characters of a value;
 /// an array or object is described by its size, never printed.
 
@@ -35,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hpt/config.hpp"
+#include "hpt/input_excerpt.hpp"
 #include "hpt/io/csv.hpp"
 #include "hpt/study.hpp"
 #include "hpt/trial.hpp"
@@ -170,7 +172,13 @@ class BoundedJsonBuilder {
 
   bool add(Json value) {
     place(std::move(value));
+    member_done();
     return true;
+  }
+
+  // The innermost object's member is complete: an error before the next key is not in it.
+  void member_done() {
+    if (!stack_.empty() && stack_.back().value->is_object()) stack_.back().key.reset();
   }
 
   bool open(Json container) {
@@ -187,6 +195,7 @@ class BoundedJsonBuilder {
     Json& done = *stack_.back().value;
     done = Json(std::move(done));
     stack_.pop_back();
+    member_done();
     return true;
   }
 
@@ -289,18 +298,21 @@ struct JsonlFields {
     return j.get<std::string>();
   }
 
-  /// @brief A JSON integer within T: reals (even 1.0) and out-of-range values are refused, since
-  /// converting them would be undefined or would silently wrap.
+  /// @brief A JSON integer within T and not below `low`: reals (even 1.0) and out-of-range values
+  /// are refused, since converting them would be undefined or would silently wrap.
   template <std::integral T>
-  T integer(const Json& j, std::string_view path) const {
+  T integer(const Json& j, std::string_view path, T low = std::numeric_limits<T>::min()) const {
     bool fits = false;
     if (j.is_number_unsigned())
-      fits = std::in_range<T>(j.get<std::uint64_t>());
+      fits =
+          std::in_range<T>(j.get<std::uint64_t>()) && static_cast<T>(j.get<std::uint64_t>()) >= low;
     else if (j.is_number_integer())
-      fits = std::in_range<T>(j.get<std::int64_t>());
+      fits =
+          std::in_range<T>(j.get<std::int64_t>()) && static_cast<T>(j.get<std::int64_t>()) >= low;
     else
       source.fail(path, "expected an integer, got " + describe_json(j));
-    if (!fits) source.fail(path, j.dump() + " is out of range (" + integer_range_text<T>() + ")");
+    if (!fits)
+      source.fail(path, j.dump() + " is out of range (" + integer_range_text<T>(low) + ")");
     return j.is_number_unsigned() ? static_cast<T>(j.get<std::uint64_t>())
                                   : static_cast<T>(j.get<std::int64_t>());
   }
@@ -412,7 +424,8 @@ inline void write_jsonl(const Study& study, std::ostream& out) {
 /// @brief Reads a study written by write_jsonl. Safe on any input: throws std::invalid_argument
 /// naming the line, the field and the value for malformed JSON, a missing field or one of the
 /// wrong type, an integer field holding a real or a value outside its C++ type (ids, seed and
-/// result_index non-negative; bracket and rung an int), a duplicate key, or nesting deeper than
+/// result_index non-negative; a trial's bracket, rung, resource and curve steps non-negative
+/// too), a duplicate key, or nesting deeper than
 /// detail::json_max_depth. Messages quote at most detail::quoted_input_limit characters of a value.
 inline Study read_jsonl(std::istream& in) {
   std::string text;
@@ -428,6 +441,11 @@ inline Study read_jsonl(std::istream& in) {
       if (!have_header) {
         if (!j.is_object() || !j.contains("hpt_study"))
           f.source.fail("", "the first line is not an hpt study header");
+        // A later version may mean other fields or other meanings: refuse it rather than guess.
+        if (const auto version = f.integer<std::int64_t>(j.at("hpt_study"), "hpt_study");
+            version != 1)
+          f.source.fail("hpt_study",
+                        "version " + std::to_string(version) + ", this reader knows version 1");
         StudyOptions options;
         options.name = f.string(f.member(j, "", "name"), "name");
         options.direction = f.parsed(f.member(j, "", "direction"), "direction",
@@ -470,9 +488,11 @@ inline Study read_jsonl(std::istream& in) {
       t.id = f.integer<std::size_t>(f.member(j, "", "trial"), "trial");
       t.status = f.parsed(f.member(j, "", "status"), "status",
                           [](const std::string& s) { return detail::parse_status(s); });
-      t.bracket = f.integer<int>(f.member(j, "", "bracket"), "bracket");
-      t.rung = f.integer<int>(f.member(j, "", "rung"), "rung");
-      t.resource = f.integer<std::int64_t>(f.member(j, "", "resource"), "resource");
+      // Brackets, rungs, resources and steps are never negative (the engine refuses a scheduler
+      // that hands out a negative bracket or rung).
+      t.bracket = f.integer<int>(f.member(j, "", "bracket"), "bracket", 0);
+      t.rung = f.integer<int>(f.member(j, "", "rung"), "rung", 0);
+      t.resource = f.integer<std::int64_t>(f.member(j, "", "resource"), "resource", 0);
       t.wall_seconds = f.number(f.member(j, "", "wall_seconds"), "wall_seconds");
       t.stopped_by = f.string(f.member(j, "", "stopped_by"), "stopped_by");
       t.reason = f.string(f.member(j, "", "reason"), "reason");
@@ -489,7 +509,7 @@ inline Study read_jsonl(std::istream& in) {
       for (std::size_t i = 0; i < curve.size(); ++i) {
         const std::string path = "curve[" + std::to_string(i) + "]";
         const auto& s = curve[i];
-        Step step{f.integer<std::int64_t>(f.member(s, path, "step"), path + ".step"),
+        Step step{f.integer<std::int64_t>(f.member(s, path, "step"), path + ".step", 0),
                   f.number(f.member(s, path, "objective"), path + ".objective"),
                   {}};
         const std::string values_path = path + ".values";

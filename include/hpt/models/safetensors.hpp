@@ -19,6 +19,7 @@
 /// case values are converted (F64 -> float rounds to nearest). This part needs nlohmann/json;
 /// models themselves need Eigen only.
 
+#include <hpt/input_excerpt.hpp>
 #include <hpt/models/parameter.hpp>
 
 #include <Eigen/Core>
@@ -87,6 +88,9 @@ struct SafetensorsTensor {
 
 namespace detail {
 
+using hpt::detail::excerpt;
+using hpt::detail::quote_input;
+
 template <class Scalar>
 constexpr const char* safetensors_dtype() {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
@@ -132,38 +136,50 @@ inline std::string shape_text(const std::vector<std::size_t>& shape) {
 /// the header), the raw metadata, and where the data starts.
 struct SafetensorsHeader {
   std::vector<SafetensorsTensor> tensors;
-  nlohmann::ordered_json metadata;
+  nlohmann::json metadata;
   std::uint64_t data_start = 0;
 };
+
+/// How deep a header may nest: the format needs three levels (the header, a tensor, its shape).
+inline constexpr int safetensors_header_depth = 3;
 
 /// Parses and validates the JSON header [begin, end) of a file whose data has data_size bytes.
 inline SafetensorsHeader parse_safetensors_header(const std::string& where,
                                                   const unsigned char* begin,
                                                   const unsigned char* end,
                                                   std::uint64_t data_size) {
-  nlohmann::ordered_json header;
+  // Unordered: ordered_json finds keys by linear search, quadratic in the tensor count, and the
+  // tensors are put in the order of their bytes below anyway.
+  nlohmann::json header;
   // nlohmann keeps the last of two equal keys silently; a repeated tensor name (or field) would
   // hide a tensor, so every object's keys are tracked while parsing.
   std::vector<std::set<std::string>> keys;
-  const auto refuse_repeated_keys = [&](int, nlohmann::ordered_json::parse_event_t event,
-                                        nlohmann::ordered_json& parsed) {
-    using Event = nlohmann::ordered_json::parse_event_t;
-    if (event == Event::object_start) {
-      keys.emplace_back();
-    } else if (event == Event::object_end) {
-      keys.pop_back();
+  int depth = 0;
+  const auto refuse_repeated_keys = [&](int, nlohmann::json::parse_event_t event,
+                                        nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start || event == Event::array_start) {
+      if (++depth > safetensors_header_depth)
+        throw SafetensorsError(where + ": the JSON header nests deeper than " +
+                               std::to_string(safetensors_header_depth) +
+                               " levels, which no safetensors header does");
+      if (event == Event::object_start) keys.emplace_back();
+    } else if (event == Event::object_end || event == Event::array_end) {
+      --depth;
+      if (event == Event::object_end) keys.pop_back();
     } else if (event == Event::key && !keys.empty()) {
       const auto& key = parsed.get_ref<const std::string&>();
       if (!keys.back().insert(key).second)
-        throw SafetensorsError(where + ": the JSON header has the key \"" + key + "\" twice" +
-                               (keys.size() == 1 ? " (two tensors of that name)" : ""));
+        throw SafetensorsError(where + ": the JSON header has the key " + quote_input(key) +
+                               " twice" + (keys.size() == 1 ? " (two tensors of that name)" : ""));
     }
     return true;
   };
   try {
-    header = nlohmann::ordered_json::parse(begin, end, refuse_repeated_keys);
+    header = nlohmann::json::parse(begin, end, refuse_repeated_keys);
   } catch (const nlohmann::json::exception& error) {
-    throw SafetensorsError(where + ": malformed JSON header: " + error.what());
+    // nlohmann's message quotes the last token read, which may be any length.
+    throw SafetensorsError(where + ": malformed JSON header: " + excerpt(error.what()));
   }
   if (!header.is_object()) throw SafetensorsError(where + ": the JSON header is not an object");
 
@@ -176,12 +192,12 @@ inline SafetensorsHeader parse_safetensors_header(const std::string& where,
       if (!info.is_object()) throw SafetensorsError(where + ": \"__metadata__\" is not an object");
       for (const auto& entry : info.items())
         if (!entry.value().is_string())
-          throw SafetensorsError(where + ": \"__metadata__\" entry \"" + entry.key() +
-                                 "\" is not a string");
+          throw SafetensorsError(where + ": \"__metadata__\" entry " + quote_input(entry.key()) +
+                                 " is not a string");
       result.metadata = info;
       continue;
     }
-    const std::string tensor = where + ": tensor \"" + name + "\": ";
+    const std::string tensor = where + ": tensor " + quote_input(name) + ": ";
     if (!info.is_object() || !info.contains("dtype") || !info["dtype"].is_string() ||
         !info.contains("shape") || !info["shape"].is_array() || !info.contains("data_offsets") ||
         !info["data_offsets"].is_array() || info["data_offsets"].size() != 2)
@@ -191,7 +207,7 @@ inline SafetensorsHeader parse_safetensors_header(const std::string& where,
     entry.dtype = info["dtype"].get<std::string>();
     const std::uint64_t element_size = safetensors_element_size(entry.dtype);
     if (element_size == 0)
-      throw SafetensorsError(tensor + "unsupported dtype " + entry.dtype +
+      throw SafetensorsError(tensor + "unsupported dtype " + quote_input(entry.dtype) +
                              " (not a safetensors dtype)");
     std::uint64_t count = 1;
     for (const auto& dimension : info["shape"]) {
@@ -234,8 +250,8 @@ inline SafetensorsHeader parse_safetensors_header(const std::string& where,
   for (const auto& entry : result.tensors) {
     if (entry.end == entry.begin) continue;
     if (previous != nullptr && entry.begin < previous->end)
-      throw SafetensorsError(where + ": tensors \"" + previous->name + "\" and \"" + entry.name +
-                             "\" overlap");
+      throw SafetensorsError(where + ": tensors " + quote_input(previous->name) + " and " +
+                             quote_input(entry.name) + " overlap");
     previous = &entry;
   }
   return result;
@@ -284,7 +300,7 @@ inline std::string some_names(const std::vector<SafetensorsTensor>& tensors) {
   constexpr std::size_t shown = 8;
   std::string text;
   for (std::size_t i = 0; i < tensors.size() && i < shown; ++i)
-    text += (i ? ", \"" : "\"") + tensors[i].name + "\"";
+    text += (i ? ", " : "") + quote_input(tensors[i].name);
   if (tensors.size() > shown) text += ", ... (" + std::to_string(tensors.size()) + " in all)";
   return tensors.empty() ? "no tensors" : text;
 }
@@ -350,8 +366,8 @@ std::vector<std::string> file_names(const std::string& where,
     throw SafetensorsError(where + ": \"__metadata__\" is not an object");
   for (const auto& item : header.metadata.items()) {
     if (!item.value().is_string())
-      throw SafetensorsError(where + ": \"__metadata__\" entry \"" + item.key() +
-                             "\" is not a string");
+      throw SafetensorsError(where + ": \"__metadata__\" entry " + detail::quote_input(item.key()) +
+                             " is not a string");
     metadata.emplace(item.key(), item.value().get<std::string>());
   }
   return metadata;
@@ -476,8 +492,8 @@ void load_safetensors(const std::filesystem::path& path,
     const std::set<std::string> wanted(names.begin(), names.end());
     for (const auto& entry : header.tensors)
       if (wanted.count(entry.name) == 0)
-        throw SafetensorsError(where + ": tensor \"" + entry.name +
-                               "\" in the file matches no parameter (set "
+        throw SafetensorsError(where + ": tensor " + detail::quote_input(entry.name) +
+                               " in the file matches no parameter (set "
                                "SafetensorsOptions::allow_extra to ignore it)");
   }
 
