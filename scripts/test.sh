@@ -8,7 +8,8 @@
 # Configurations are the CMake presets of CMakePresets.json (build dirs build/<name>):
 #   gcc     g++, Release, -Werror
 #   clang   clang++, Release, -Werror
-#   asan    clang++, Debug at -O1, -fsanitize=address,undefined -fno-sanitize-recover=all
+#   asan    clang++, Debug at -O1, -fsanitize=address,undefined -fno-sanitize-recover=all, and
+#           each libFuzzer target (fuzz/) run for HPT_FUZZ_SECONDS (30 s, docs/robustness.md)
 #   tsan    clang++, Debug at -O1, -fsanitize=thread (not in the default set)
 #   native  g++, Release, -march=native (not in the default set)
 # HPT_JOBS sets the build and ctest parallelism (default 2).

@@ -1,0 +1,200 @@
+// Writes the fuzz targets' seed corpora: valid inputs made by hpt's own writers, so that the
+// fuzzers start from the inputs users actually have and mutate from there.
+//
+//   hpt_fuzz_seeds DIRECTORY   writes DIRECTORY/<target>/<name> for every target (replacing it)
+//
+// Deterministic but for wall-clock times in the study exports.
+#include <hpt/data/csv.hpp>
+#include <hpt/io/csv.hpp>
+#include <hpt/io/json.hpp>
+#include <hpt/models/mlp.hpp>
+#include <hpt/models/safetensors.hpp>
+#include <hpt/stopping/patience.hpp>
+#include <hpt/strategies/asha.hpp>
+#include <hpt/strategies/fixed_budget.hpp>
+#include <hpt/strategies/hyperband.hpp>
+#include <hpt/strategies/successive_halving.hpp>
+#include <hpt/tune.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "fuzz_safetensors.hpp"
+#include "fuzz_trainers.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path output;
+std::size_t written = 0;
+
+void write(const std::string& target, const std::string& name, const std::string& bytes) {
+  const fs::path directory = output / target;
+  fs::create_directories(directory);
+  std::ofstream out(directory / name, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + (directory / name).string());
+  ++written;
+}
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A trial whose curve depends on its configuration: failures, divergence, infinities, strings
+// that need quoting, conditional parameters and several named metrics all reach the writers.
+struct Curve {
+  explicit Curve(const hpt::Config& config)
+      : x(config.get<double>("x")), kind(config.get<std::string>("kind")) {}
+  hpt::Metrics step() {
+    ++steps;
+    if (kind == "fails, \"loudly\"" && steps == 2) throw std::runtime_error("broke,\n\"twice\"");
+    if (kind == "diverges" && steps == 3) return {.objective = NAN};
+    return {.objective = x + 1.0 / steps,
+            .values = {{"train_loss", x * steps}, {"odd", steps == 1 ? INFINITY : -0.0}}};
+  }
+  double x;
+  std::string kind;
+  int steps = 0;
+};
+
+const hpt::SearchSpace& space() {
+  static const hpt::SearchSpace space{
+      hpt::uniform("x", -1.0, 1.0).grid(3),
+      hpt::choice("kind", {"plain", "fails, \"loudly\"", "diverges", "1"}),
+      hpt::int_range("n", -3, 3).when(hpt::equals("kind", "plain")),
+      hpt::log_uniform("rate", 1e-5, 1e-1).when(hpt::equals("kind", "1")),
+      hpt::choice("flag", {true, false})};
+  return space;
+}
+
+std::vector<hpt::Study> studies() {
+  std::vector<hpt::Study> all;
+  all.push_back(hpt::tune<Curve>(space(), hpt::RandomSearch{.trials = 6, .max_resource = 4},
+                                 hpt::NoStopping{}, {.seed = 1, .name = "random, \"quoted\""}));
+  all.push_back(hpt::tune<Curve>(space(), hpt::Hyperband{.max_resource = 9}, hpt::NoStopping{},
+                                 {.direction = hpt::maximize, .seed = 2, .name = "hyperband"}));
+  all.push_back(hpt::tune<Curve>(space(), hpt::Asha{.trials = 8, .max_resource = 9},
+                                 hpt::Patience{.patience = 2},
+                                 {.seed = 3, .result = hpt::TrialResult::best_step}));
+  all.push_back(hpt::tune<Curve>(space(),
+                                 hpt::SuccessiveHalving{.configurations = 9, .max_resource = 9},
+                                 hpt::NoStopping{}, {.seed = 4, .name = "halving"}));
+  return all;
+}
+
+void write_studies() {
+  int index = 0;
+  for (const auto& study : studies()) {
+    const std::string name = "study_" + std::to_string(index++);
+    std::ostringstream csv;
+    hpt::write_csv(study, csv);
+    write("study_csv", name + ".csv", csv.str());
+    std::ostringstream jsonl;
+    hpt::write_jsonl(study, jsonl);
+    write("study_jsonl", name + ".jsonl", jsonl.str());
+    for (std::size_t trial = 0; trial < 3 && trial < study.trials().size(); ++trial)
+      write("config_json", name + "_trial_" + std::to_string(trial) + ".json",
+            hpt::config_to_json(study.trial(trial).config));
+  }
+  write("config_json", "empty.json", "{}");
+  write("config_json", "kinds.json",
+        R"({"int": -9223372036854775808, "real": 2.5e-300, "text": "a \"b\"\n\u00e9", )"
+        R"("yes": true, "no": false, "big": 9223372036854775807})");
+}
+
+void write_datasets() {
+  // The first byte is the target's options (see dataset_csv.cpp): bits 0-1 header, 2 regression,
+  // 3 label first, 4-5 separator, 6 class count 3, 7 float.
+  const auto with = [](unsigned char options, const std::string& text) {
+    return std::string(1, static_cast<char>(options)) + text;
+  };
+  write("dataset_csv", "classes_header.csv",
+        with(0x01, "a,b,label\n0.5,-1e3,0\n1.25,.5,2\n-0,7,1\n"));
+  write("dataset_csv", "classes_automatic_crlf.csv",
+        with(0x00, "x,y,class\r\n1,2,0\r\n3,4,1\r\n\r\n"));
+  write("dataset_csv", "regression_no_header.csv", with(0x06, "1.5,2e-3,-4.25\n0,0,3.0e+2\n"));
+  write("dataset_csv", "label_first_semicolon.csv", with(0x19, "label;f\n1;0.25\n0;-0.75\n"));
+  write("dataset_csv", "tab_class_count_float.csv", with(0xE2, "0\t1\t2\n4\t5\t1\n"));
+  write("dataset_csv", "space_regression_float.csv", with(0xB6, "1 2 3\n4 5 6.5\n"));
+  std::ostringstream digits;
+  digits << "p0,p1,p2,p3,digit\n";
+  for (int row = 0; row < 20; ++row)
+    digits << row % 16 << ',' << (row * 7) % 16 << ',' << (row * 3) % 16 << ',' << (row * 11) % 16
+           << ',' << row % 10 << '\n';
+  write("dataset_csv", "digits_like.csv", with(0x01, digits.str()));
+}
+
+template <class Scalar>
+void write_safetensors(const std::string& target) {
+  const fs::path scratch = output / ("scratch_" + target + ".safetensors");
+  auto model = hpt::fuzz::safetensors_model<Scalar>();
+  hpt::models::save_model(scratch, model);
+  write(target, "model.safetensors", file_bytes(scratch));
+  hpt::models::save_model(scratch, model, {{"epoch", "3"}, {"note", "seed \"corpus\""}});
+  write(target, "model_metadata.safetensors", file_bytes(scratch));
+  // The other scalar type: refused by default, read with SafetensorsOptions::convert.
+  using Other = std::conditional_t<std::is_same_v<Scalar, float>, double, float>;
+  auto other = hpt::fuzz::safetensors_model<Other>();
+  hpt::models::save_model(scratch, other);
+  write(target, "other_dtype.safetensors", file_bytes(scratch));
+  // More tensors than the model has (read with SafetensorsOptions::allow_extra).
+  auto wider =
+      hpt::models::Mlp<Scalar>(hpt::models::MlpShape{.inputs = 3, .hidden = {4, 2}, .outputs = 2});
+  hpt::models::save_model(scratch, wider);
+  write(target, "two_hidden_layers.safetensors", file_bytes(scratch));
+  fs::remove(scratch);
+}
+
+template <class WithTrainer>
+void write_checkpoints(const std::string& target, std::size_t variants, WithTrainer with_trainer) {
+  for (std::size_t variant = 0; variant < variants; ++variant)
+    with_trainer(variant, [&](auto& trainer) {
+      for (int steps = 0; steps <= 3; ++steps) {
+        if (steps != 2)
+          write(target, "variant_" + std::to_string(variant) + "_after_" + std::to_string(steps),
+                std::string(1, static_cast<char>(variant)) + hpt::fuzz::saved(trainer));
+        (void)trainer.step();
+      }
+    });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s DIRECTORY\n", argv[0]);
+    return 2;
+  }
+  try {
+    output = argv[1];
+    for (const char* target :
+         {"study_csv", "study_jsonl", "config_json", "dataset_csv", "safetensors_float",
+          "safetensors_double", "mlp_trainer_restore", "sequence_trainer_restore"})
+      fs::remove_all(output / target);
+    write_studies();
+    write_datasets();
+    write_safetensors<float>("safetensors_float");
+    write_safetensors<double>("safetensors_double");
+    write_checkpoints("mlp_trainer_restore", hpt::fuzz::mlp_variants,
+                      [](std::size_t v, auto&& visit) { hpt::fuzz::with_mlp_trainer(v, visit); });
+    write_checkpoints(
+        "sequence_trainer_restore", hpt::fuzz::sequence_variants,
+        [](std::size_t v, auto&& visit) { hpt::fuzz::with_sequence_trainer(v, visit); });
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "hpt_fuzz_seeds: %s\n", error.what());
+    return 1;
+  }
+  std::printf("hpt_fuzz_seeds: %zu inputs in %s\n", written, output.c_str());
+  return 0;
+}
