@@ -41,13 +41,16 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan --parallel "${HPT_JOBS:-2}" --target hpt_fuzz_seeds \
   "${chosen[@]/#/hpt_fuzz_}"
 build=build/asan/fuzz
-"$build/hpt_fuzz_seeds" "$build/seeds"
+# Seeds of its own, so that runs on several targets at once do not rewrite each other's.
+seeds="$(mktemp -d)"
+trap 'rm -rf "$seeds"' EXIT
+"$build/hpt_fuzz_seeds" "$seeds" >/dev/null
 
 failures=0
 for target in "${chosen[@]}"; do
   echo "==== $target: ${seconds}s"
   fuzz/run_fuzzer.sh "$build/hpt_fuzz_$target" "$seconds" "$build/runs/$target" \
-    "$build/seeds/$target" "fuzz/regression/$target" || failures=$((failures + 1))
+    "$seeds/$target" "fuzz/regression/$target" || failures=$((failures + 1))
 done
 if ((failures > 0)); then
   echo "scripts/fuzz.sh: $failures target(s) found problems" >&2

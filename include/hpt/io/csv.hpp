@@ -217,9 +217,9 @@ inline void write_csv(const Study& study, std::ostream& out) {
 /// @brief Reads a study written by write_csv: its trials, its direction and its result rule (so
 /// best() and the leaderboard rank as the original study did). Each trial's curve holds its
 /// result step only; the study's name and seed are not in the CSV (JSON Lines keeps the whole
-/// study). Throws std::invalid_argument or std::runtime_error naming the line and column on bad
-/// input, and for a file without the direction column or with rows that disagree on a study-level
-/// column.
+/// study). Throws std::invalid_argument naming the line and column on bad input (an unclosed
+/// quote names the line where it opened), and for a file without the direction column or with
+/// rows that disagree on a study-level column. Messages quote cells through detail::excerpt.
 inline Study read_csv(std::istream& in) {
   std::vector<std::string> header, cells;
   std::vector<bool> quoted;
