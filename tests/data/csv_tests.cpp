@@ -5,9 +5,10 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
+
+#include "scratch_directory.hpp"
 
 using Catch::Matchers::Contains;
 using hpt::data::CsvHeader;
@@ -17,31 +18,18 @@ using hpt::data::load_csv;
 
 namespace {
 
-// A fresh directory under the system's temporary directory, removed at the end of the test.
+// A scratch directory (removed at the end of the test) that writes files byte for byte.
 class TemporaryDirectory {
  public:
-  TemporaryDirectory() {
-    std::random_device device;
-    path_ = std::filesystem::temp_directory_path() /
-            ("hpt_csv_tests_" + std::to_string(device()) + std::to_string(device()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-
-  // Writes `content` byte for byte to a file of that name and returns its path.
+  // Writes `content` to a file of that name and returns its path.
   std::filesystem::path write(const std::string& name, const std::string& content) const {
-    const auto file = path_ / name;
+    const auto file = scratch_.path / name;
     std::ofstream(file, std::ios::binary) << content;
     return file;
   }
 
  private:
-  std::filesystem::path path_;
+  test_support::ScratchDirectory scratch_{"hpt_csv_tests_"};
 };
 
 }  // namespace
