@@ -24,15 +24,15 @@
 #include <string>
 #include <utility>
 
-#include "hpt/parameter.hpp"
-#include "hpt/search_space.hpp"
+#include "hpt/engine/tune.hpp"
+#include "hpt/scheduling/asha.hpp"
+#include "hpt/scheduling/detail/halving_bracket.hpp"
+#include "hpt/scheduling/fixed_budget.hpp"
+#include "hpt/scheduling/hyperband.hpp"
+#include "hpt/scheduling/successive_halving.hpp"
+#include "hpt/space/hyperparameter.hpp"
+#include "hpt/space/search_space.hpp"
 #include "hpt/stopping/median_stopping.hpp"
-#include "hpt/strategies/asha.hpp"
-#include "hpt/strategies/fixed_budget.hpp"
-#include "hpt/strategies/halving_bracket.hpp"
-#include "hpt/strategies/hyperband.hpp"
-#include "hpt/strategies/successive_halving.hpp"
-#include "hpt/tune.hpp"
 
 namespace {
 
@@ -76,7 +76,7 @@ struct RepeatedHyperband {
       repeated.brackets.insert(repeated.brackets.end(), once.brackets.begin(), once.brackets.end());
     return repeated;
   }
-  [[nodiscard]] hpt::detail::BracketScheduler<hpt::RandomSampler> scheduler(
+  [[nodiscard]] hpt::detail::BracketScheduler<hpt::RandomSampler> make_scheduler(
       const hpt::SearchSpace& search_space, std::uint64_t seed) const {
     return {hpt::RandomSampler(search_space, seed), schedule(search_space)};
   }

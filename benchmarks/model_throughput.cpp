@@ -39,11 +39,11 @@
 #include <string>
 #include <vector>
 
-#include "hpt/models/mlp.hpp"
-#include "hpt/models/optimizer.hpp"
-#include "hpt/models/parameter.hpp"
-#include "hpt/models/sequence_model.hpp"
-#include "hpt/random.hpp"
+#include "hpt/core/random.hpp"
+#include "hpt/linalg/tensor_view.hpp"
+#include "hpt/nn/mlp.hpp"
+#include "hpt/nn/optimizer.hpp"
+#include "hpt/nn/sequence_model.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 //   hpt_demo --quick    a small one (up to 9 epochs), as the tests run it
 #include <hpt/data/digits.hpp>
 #include <hpt/hpt.hpp>
-#include <hpt/models/mlp_trainer.hpp>
+#include <hpt/trainers/mlp_trainer.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -8,7 +8,7 @@
 //   hpt_lstm_vs_gru --quick    2 seeds, up to 3 epochs on a third of the data (the tests' run)
 #include <hpt/data/digits.hpp>
 #include <hpt/hpt.hpp>
-#include <hpt/models/sequence_trainer.hpp>
+#include <hpt/trainers/sequence_trainer.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -7,9 +7,9 @@
 
 #include <hpt/data/digits.hpp>
 #include <hpt/hpt.hpp>
-#include <hpt/models/mlp.hpp>
-#include <hpt/models/mlp_trainer.hpp>
-#include <hpt/models/optimizer.hpp>
+#include <hpt/nn/mlp.hpp>
+#include <hpt/nn/optimizer.hpp>
+#include <hpt/trainers/mlp_trainer.hpp>
 
 #include <algorithm>
 #include <cstddef>

@@ -3,7 +3,7 @@
 // layer's weight [2, 4] and bias [2].
 #pragma once
 
-#include <hpt/models/mlp.hpp>
+#include <hpt/nn/mlp.hpp>
 
 namespace hpt::fuzz {
 

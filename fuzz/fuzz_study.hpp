@@ -3,7 +3,7 @@
 // reader produced nothing its own writer cannot represent and nothing changed on the way.
 #pragma once
 
-#include <hpt/study.hpp>
+#include <hpt/study/study.hpp>
 
 #include <optional>
 #include <sstream>

@@ -6,8 +6,8 @@
 #include <hpt/data/dataset.hpp>
 #include <hpt/data/sequence_dataset.hpp>
 #include <hpt/data/synthetic.hpp>
-#include <hpt/models/mlp_trainer.hpp>
-#include <hpt/models/sequence_trainer.hpp>
+#include <hpt/trainers/mlp_trainer.hpp>
+#include <hpt/trainers/sequence_trainer.hpp>
 
 #include <cstddef>
 #include <memory>

@@ -5,16 +5,16 @@
 //
 // Deterministic but for wall-clock times in the study exports.
 #include <hpt/data/csv.hpp>
+#include <hpt/engine/tune.hpp>
 #include <hpt/io/csv.hpp>
 #include <hpt/io/json.hpp>
-#include <hpt/models/mlp.hpp>
-#include <hpt/models/safetensors.hpp>
+#include <hpt/nn/mlp.hpp>
+#include <hpt/nn/safetensors.hpp>
+#include <hpt/scheduling/asha.hpp>
+#include <hpt/scheduling/fixed_budget.hpp>
+#include <hpt/scheduling/hyperband.hpp>
+#include <hpt/scheduling/successive_halving.hpp>
 #include <hpt/stopping/patience.hpp>
-#include <hpt/strategies/asha.hpp>
-#include <hpt/strategies/fixed_budget.hpp>
-#include <hpt/strategies/hyperband.hpp>
-#include <hpt/strategies/successive_halving.hpp>
-#include <hpt/tune.hpp>
 
 #include <cmath>
 #include <cstdio>

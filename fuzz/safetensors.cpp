@@ -3,8 +3,8 @@
 // parameter as it was; an accepted one saves and loads back bit for bit. The listing's byte
 // ranges lie inside the file.
 #include <unistd.h>
-#include <hpt/models/mlp.hpp>
-#include <hpt/models/safetensors.hpp>
+#include <hpt/nn/mlp.hpp>
+#include <hpt/nn/safetensors.hpp>
 
 #include <cstring>
 #include <filesystem>

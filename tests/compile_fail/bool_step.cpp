@@ -1,6 +1,6 @@
 // Must not compile: step() returns bool, which is neither Metrics nor an objective.
-#include <hpt/strategies/fixed_budget.hpp>
-#include <hpt/tune.hpp>
+#include <hpt/engine/tune.hpp>
+#include <hpt/scheduling/fixed_budget.hpp>
 
 struct BoolStep {
   explicit BoolStep(const hpt::Config&) {}

@@ -1,6 +1,6 @@
 // Must not compile: the trainer cannot be made from a configuration.
-#include <hpt/strategies/fixed_budget.hpp>
-#include <hpt/tune.hpp>
+#include <hpt/engine/tune.hpp>
+#include <hpt/scheduling/fixed_budget.hpp>
 
 struct NoConstructor {
   double step() { return 0; }

@@ -1,7 +1,7 @@
 // Must not compile: a trainer without step(). The first error must be hpt's own message (see
 // tests/check_compile_fail.cmake), not a list of rejected tune() overloads.
-#include <hpt/strategies/fixed_budget.hpp>
-#include <hpt/tune.hpp>
+#include <hpt/engine/tune.hpp>
+#include <hpt/scheduling/fixed_budget.hpp>
 
 struct NoStep {
   explicit NoStep(const hpt::Config&) {}

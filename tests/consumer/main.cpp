@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include <hpt/random.hpp>
+#include <hpt/core/random.hpp>
 #include <hpt/stopping/policy.hpp>
 
 namespace {

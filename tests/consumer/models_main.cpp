@@ -1,7 +1,7 @@
 // The optional component hpt::models (Eigen) as a user links it. See CMakeLists.txt.
 #include <cstdio>
 
-#include <hpt/models/parameter.hpp>
+#include <hpt/linalg/tensor_view.hpp>
 
 int main() {
   hpt::models::Matrix<double> weight(2, 3);

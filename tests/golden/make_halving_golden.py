@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Cross-checks the scikit-learn schedules written by hand in tests/core/test_halving_scikit_learn.cpp
+"""Cross-checks the scikit-learn schedules written by hand in tests/scheduling/successive_halving_scikit_learn_test.cpp
 against scikit-learn itself. Run with Debian's interpreter (python3-sklearn):
 
     /usr/bin/python3 tests/golden/make_halving_golden.py

@@ -2,7 +2,7 @@
 // A trainable whose objective is its configuration's "x" at every step: a study's best trial is
 // the one with the least x (minimize) or the largest (maximize), which tests can compute alone.
 
-#include <hpt/config.hpp>
+#include <hpt/core/config.hpp>
 
 namespace test_support {
 

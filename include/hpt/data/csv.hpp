@@ -2,9 +2,9 @@
 /// @file csv.hpp
 /// @brief Loads a numeric CSV file into a Dataset.
 
+#include <hpt/core/input_excerpt.hpp>
 #include <hpt/data/dataset.hpp>
 #include <hpt/data/sample_store.hpp>
-#include <hpt/input_excerpt.hpp>
 
 #include <algorithm>
 #include <charconv>

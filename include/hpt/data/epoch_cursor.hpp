@@ -2,7 +2,7 @@
 /// @file epoch_cursor.hpp
 /// @brief A resumable position in shuffled epochs: which samples the next minibatch takes.
 
-#include <hpt/random.hpp>
+#include <hpt/core/random.hpp>
 
 #include <algorithm>
 #include <cstddef>

@@ -2,9 +2,9 @@
 /// @file minibatches.hpp
 /// @brief One epoch of shuffled minibatches as a range over reused buffers.
 
+#include <hpt/core/random.hpp>
 #include <hpt/data/minibatch.hpp>
 #include <hpt/data/sample_store.hpp>
-#include <hpt/random.hpp>
 
 #include <algorithm>
 #include <cstddef>

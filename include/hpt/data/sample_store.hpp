@@ -2,9 +2,9 @@
 /// @file sample_store.hpp
 /// @brief Storage, checks, subsets, splits and gathers shared by Dataset and SequenceDataset.
 
+#include <hpt/core/random.hpp>
 #include <hpt/data/minibatch.hpp>
 #include <hpt/data/targets.hpp>
-#include <hpt/random.hpp>
 
 #include <algorithm>
 #include <cmath>

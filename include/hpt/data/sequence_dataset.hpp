@@ -2,11 +2,11 @@
 /// @file sequence_dataset.hpp
 /// @brief A dataset of fixed-length sequences for recurrent models.
 
+#include <hpt/core/random.hpp>
 #include <hpt/data/minibatch.hpp>
 #include <hpt/data/minibatches.hpp>
 #include <hpt/data/sample_store.hpp>
 #include <hpt/data/targets.hpp>
-#include <hpt/random.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -5,10 +5,10 @@
 /// Every generator draws from one hpt::Random(seed) in the documented order, so a seed gives the
 /// same data with every compiler and standard library.
 
+#include <hpt/core/random.hpp>
 #include <hpt/data/dataset.hpp>
 #include <hpt/data/sample_store.hpp>
 #include <hpt/data/sequence_dataset.hpp>
-#include <hpt/random.hpp>
 
 #include <cmath>
 #include <cstddef>

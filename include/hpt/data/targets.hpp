@@ -2,7 +2,7 @@
 /// @file targets.hpp
 /// @brief What a dataset predicts: class labels or a regression matrix.
 
-#include <hpt/models/parameter.hpp>
+#include <hpt/linalg/tensor_view.hpp>
 
 #include <variant>
 #include <vector>

@@ -35,12 +35,12 @@
 #include <utility>
 #include <vector>
 
-#include "hpt/direction.hpp"
-#include "hpt/input_excerpt.hpp"
-#include "hpt/study.hpp"
-#include "hpt/trial.hpp"
-#include "hpt/trial_result.hpp"
-#include "hpt/value.hpp"
+#include "hpt/core/direction.hpp"
+#include "hpt/core/input_excerpt.hpp"
+#include "hpt/core/trial_result.hpp"
+#include "hpt/core/value.hpp"
+#include "hpt/study/study.hpp"
+#include "hpt/trial/trial.hpp"
 
 namespace hpt {
 namespace detail {

@@ -35,13 +35,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpt/config.hpp"
-#include "hpt/input_excerpt.hpp"
+#include "hpt/core/config.hpp"
+#include "hpt/core/input_excerpt.hpp"
+#include "hpt/core/trial_result.hpp"
+#include "hpt/core/value.hpp"
 #include "hpt/io/csv.hpp"
-#include "hpt/study.hpp"
-#include "hpt/trial.hpp"
-#include "hpt/trial_result.hpp"
-#include "hpt/value.hpp"
+#include "hpt/study/study.hpp"
+#include "hpt/trial/trial.hpp"
 
 namespace hpt {
 namespace detail {

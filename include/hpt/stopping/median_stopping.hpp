@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "hpt/direction.hpp"
+#include "hpt/core/direction.hpp"
+#include "hpt/core/trial_status.hpp"
 #include "hpt/stopping/policy.hpp"
-#include "hpt/trial_status.hpp"
 
 namespace hpt {
 

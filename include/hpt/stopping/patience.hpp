@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "hpt/direction.hpp"
+#include "hpt/core/direction.hpp"
 #include "hpt/stopping/policy.hpp"
 
 namespace hpt {

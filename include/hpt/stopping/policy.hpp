@@ -19,10 +19,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "hpt/direction.hpp"
-#include "hpt/format.hpp"
-#include "hpt/metrics.hpp"
-#include "hpt/trial_status.hpp"
+#include "hpt/core/direction.hpp"
+#include "hpt/core/format.hpp"
+#include "hpt/core/metrics.hpp"
+#include "hpt/core/trial_status.hpp"
 
 namespace hpt {
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "hpt/direction.hpp"
+#include "hpt/core/direction.hpp"
 #include "hpt/stopping/policy.hpp"
 
 namespace hpt {

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "hpt/direction.hpp"
+#include "hpt/core/direction.hpp"
 #include "hpt/stopping/policy.hpp"
 
 namespace hpt {
