@@ -15,20 +15,20 @@ using stopping_test::run;
 TEST_CASE("Composition: Patience | Divergence, the first stopping policy decides",
           "[composition]") {
   // Step 2: Patience (patience 1) sees no improvement over 1.0 and Divergence sees 20 > 10 x 1.
-  auto patience_first = hpt::Patience{.patience = 1} | hpt::Divergence{};
+  hpt::StatefulPolicy patience_first{hpt::Patience{.patience = 1} | hpt::Divergence{}};
   const auto first = run(patience_first, {1.0, 20.0});
   CHECK(first.step == 2);
   CHECK(first.verdict.action == hpt::Verdict::Action::stop);
   CHECK(first.verdict.policy == "Patience");
 
-  auto divergence_first = hpt::Divergence{} | hpt::Patience{.patience = 1};
+  hpt::StatefulPolicy divergence_first{hpt::Divergence{} | hpt::Patience{.patience = 1}};
   const auto second = run(divergence_first, {1.0, 20.0});
   CHECK(second.step == 2);
   CHECK(second.verdict.action == hpt::Verdict::Action::diverge);
   CHECK(second.verdict.policy == "Divergence");
 
   // Each policy sees every step: Divergence's first value is 1.0 although Patience decided.
-  auto both = hpt::Patience{.patience = 5} | hpt::Divergence{};
+  hpt::StatefulPolicy both{hpt::Patience{.patience = 5} | hpt::Divergence{}};
   CHECK(run(both, {1.0, 0.5, 0.6, 0.7, 10.5}).verdict.policy == "Divergence");
 }
 
@@ -36,14 +36,15 @@ TEST_CASE("Composition: all_of stops only when every policy stops at the same st
           "[composition]") {
   // Step 2: Patience stops (1.5 is no improvement) but 1.5 is inside upper 2.0.
   // Step 3: Patience stops again and 3.0 is above 2.0: both stop.
-  auto policy = hpt::all_of(hpt::Patience{.patience = 1}, hpt::Threshold{.upper = 2.0});
+  hpt::StatefulPolicy policy{
+      hpt::all_of(hpt::Patience{.patience = 1}, hpt::Threshold{.upper = 2.0})};
   const auto outcome = run(policy, {1.0, 1.5, 3.0});
   CHECK(outcome.step == 3);
   CHECK(outcome.verdict.policy == "Patience & Threshold");
   CHECK_THAT(outcome.verdict.reason,
              Catch::Contains("no improvement") && Catch::Contains("upper bound 2"));
 
-  auto with_operator = hpt::Patience{.patience = 1} & hpt::Threshold{.upper = 2.0};
+  hpt::StatefulPolicy with_operator{hpt::Patience{.patience = 1} & hpt::Threshold{.upper = 2.0}};
   CHECK(run(with_operator, {1.0, 1.5, 3.0}).step == 3);
 }
 
@@ -60,12 +61,13 @@ TEST_CASE("Composition: any_of of several, with MedianStopping's trial_ended for
   CHECK(verdict.stops());
   CHECK(verdict.policy == "MedianStopping");
   // Without the forwarded end, MedianStopping has no reference and trial 3 goes on.
-  auto unaware = hpt::any_of(hpt::Divergence{}, hpt::MedianStopping{.startup_trials = 1});
+  hpt::StatefulPolicy unaware{
+      hpt::any_of(hpt::Divergence{}, hpt::MedianStopping{.startup_trials = 1})};
   CHECK_FALSE(feed(unaware, 0, 1, 1.0).stops());
   CHECK_FALSE(feed(unaware, 3, 1, 5.0).stops());
 }
 
 TEST_CASE("Composition: invalid settings inside a composition still throw", "[composition]") {
-  auto policy = hpt::Divergence{} | hpt::Patience{.patience = -3};
+  hpt::StatefulPolicy policy{hpt::Divergence{} | hpt::Patience{.patience = -3}};
   REQUIRE_THROWS_WITH(run(policy, {1.0}), Catch::Contains("patience") && Catch::Contains("-3"));
 }

@@ -13,60 +13,61 @@ using stopping_test::run_metric;
 static_assert(hpt::StoppingPolicy<hpt::Threshold>);
 
 TEST_CASE("Threshold: stops once the target is reached", "[threshold]") {
-  hpt::Threshold minimizing{.target = 0.1};
+  hpt::StatefulPolicy minimizing{hpt::Threshold{.target = 0.1}};
   const auto outcome = run(minimizing, {0.5, 0.2, 0.1, 0.05});
   CHECK(outcome.step == 3);  // equal to the target counts
   CHECK(outcome.verdict.action == hpt::Verdict::Action::stop);
   CHECK(outcome.verdict.policy == "Threshold");
   CHECK_THAT(outcome.verdict.reason, Catch::Contains("reached target 0.1"));
 
-  hpt::Threshold maximizing{.target = 0.9};
+  hpt::StatefulPolicy maximizing{hpt::Threshold{.target = 0.9}};
   CHECK(run(maximizing, {0.5, 0.95}, hpt::maximize).step == 2);
   CHECK(run(maximizing, {0.5, 0.95}, hpt::minimize).step == 1);  // 0.5 <= 0.9 when minimizing
-  hpt::Threshold own{.target = 0.9, .direction = hpt::maximize};
+  hpt::StatefulPolicy own{hpt::Threshold{.target = 0.9, .direction = hpt::maximize}};
   CHECK(run(own, {0.5, 0.95}, hpt::minimize).step == 2);
 }
 
 TEST_CASE("Threshold: bounds apply from at_step on", "[threshold]") {
-  hpt::Threshold upper{.upper = 1.0, .at_step = 3};
+  hpt::StatefulPolicy upper{hpt::Threshold{.upper = 1.0, .at_step = 3}};
   const auto outcome = run(upper, {5.0, 2.0, 1.5});
   CHECK(outcome.step == 3);
   CHECK(outcome.verdict.action == hpt::Verdict::Action::prune);  // hopeless, not done
   CHECK_THAT(outcome.verdict.reason, Catch::Contains("upper bound 1") && Catch::Contains("1.5"));
   CHECK(run(upper, {5.0, 2.0, 1.0}).step == 0);  // on the bound is inside
 
-  hpt::Threshold lower{.lower = 0.0};
+  hpt::StatefulPolicy lower{hpt::Threshold{.lower = 0.0}};
   const auto low = run(lower, {1.0, -0.5});
   CHECK(low.step == 2);
   CHECK_THAT(low.verdict.reason, Catch::Contains("lower bound 0"));
 
-  hpt::Threshold both{.lower = 0.0, .upper = 1.0};  // the bounds ignore the direction
+  hpt::StatefulPolicy both{
+      hpt::Threshold{.lower = 0.0, .upper = 1.0}};  // the bounds ignore the direction
   CHECK(run(both, {0.5, 0.7, 1.2}, hpt::maximize).step == 3);
 }
 
 TEST_CASE("Threshold: a NaN metric is outside the bounds and never reaches the target",
           "[threshold]") {
-  hpt::Threshold bounded{.upper = 10.0, .metric = "train_loss"};
+  hpt::StatefulPolicy bounded{hpt::Threshold{.upper = 10.0, .metric = "train_loss"}};
   CHECK(run_metric(bounded, "train_loss", {1.0, not_a_number}, {0, 0}).step == 2);
-  hpt::Threshold target{.target = 0.5, .metric = "train_loss"};
+  hpt::StatefulPolicy target{hpt::Threshold{.target = 0.5, .metric = "train_loss"}};
   CHECK(run_metric(target, "train_loss", {not_a_number, 1.0, 0.4}, {0, 0, 0}).step == 3);
 }
 
 TEST_CASE("Threshold: invalid settings throw, naming the field and the value", "[threshold]") {
-  hpt::Threshold empty{};
+  hpt::StatefulPolicy empty{hpt::Threshold{}};
   REQUIRE_THROWS_WITH(run(empty, {1.0}), Catch::Contains("target") && Catch::Contains("lower") &&
                                              Catch::Contains("upper"));
-  hpt::Threshold target{.target = not_a_number};
+  hpt::StatefulPolicy target{hpt::Threshold{.target = not_a_number}};
   REQUIRE_THROWS_WITH(run(target, {1.0}), Catch::Contains("target") && Catch::Contains("nan"));
-  hpt::Threshold lower{.lower = -infinity};
+  hpt::StatefulPolicy lower{hpt::Threshold{.lower = -infinity}};
   REQUIRE_THROWS_WITH(run(lower, {1.0}), Catch::Contains("lower") && Catch::Contains("-inf"));
-  hpt::Threshold upper{.upper = infinity};
+  hpt::StatefulPolicy upper{hpt::Threshold{.upper = infinity}};
   REQUIRE_THROWS_WITH(run(upper, {1.0}), Catch::Contains("upper") && Catch::Contains("inf"));
-  hpt::Threshold crossed{.lower = 2.0, .upper = 1.0};
+  hpt::StatefulPolicy crossed{hpt::Threshold{.lower = 2.0, .upper = 1.0}};
   REQUIRE_THROWS_WITH(run(crossed, {1.0}), Catch::Contains("lower must be <= upper") &&
                                                Catch::Contains("lower 2") &&
                                                Catch::Contains("upper 1"));
-  hpt::Threshold step{.upper = 1.0, .at_step = 0};
+  hpt::StatefulPolicy step{hpt::Threshold{.upper = 1.0, .at_step = 0}};
   REQUIRE_THROWS_WITH(run(step, {1.0}), Catch::Contains("at_step") && Catch::Contains("0"));
   REQUIRE_THROWS_AS(run(step, {1.0}), std::invalid_argument);
 }

@@ -170,9 +170,9 @@ inline double parse_csv_number(const std::string& cell, std::size_t line, std::s
 }
 
 inline TrialStatus parse_status(std::string_view text) {
-  for (auto status :
-       {TrialStatus::pending, TrialStatus::running, TrialStatus::paused, TrialStatus::completed,
-        TrialStatus::stopped, TrialStatus::pruned, TrialStatus::failed, TrialStatus::diverged})
+  for (auto status : {TrialStatus::pending, TrialStatus::running, TrialStatus::paused,
+                      TrialStatus::completed, TrialStatus::stopped, TrialStatus::pruned,
+                      TrialStatus::failed, TrialStatus::diverged, TrialStatus::interrupted})
     if (to_string(status) == text) return status;
   // Callers pass an excerpt of long input, as they do to parse_direction.
   throw std::invalid_argument("unknown trial status \"" + std::string(text) + "\"");

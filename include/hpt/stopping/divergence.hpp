@@ -56,12 +56,10 @@ struct Divergence {
   std::int64_t min_step = 1;
 
   /// @brief One trial's references.
-  struct TrialState {
+  struct State {
     double first_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN until the first step
     double best_loss = std::numeric_limits<double>::infinity();
   };
-  /// Per-trial bookkeeping (not configuration).
-  std::vector<TrialState> trials{};
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
   void validate() const {
@@ -72,10 +70,8 @@ struct Divergence {
   }
 
   /// @brief Judges a trial after its step.
-  [[nodiscard]] Verdict check(const StepReport& report) {
+  [[nodiscard]] Verdict check(State& state, const StepReport& report) const {
     validate();
-    if (report.trial >= trials.size()) trials.resize(report.trial + 1);
-    TrialState& state = trials[report.trial];
     const Direction sense = direction.value_or(report.direction);
     const double value = report.value(metric);
     const std::string watched =

@@ -48,14 +48,12 @@ struct Patience {
   // Keras's restore_best_weights is not a Patience setting: whether a trial's result is its best
   // or its last step is the study's rule (StudyOptions::result), the same for every trial.
 
-  /// @brief One trial's progress; grown on demand, indexed by trial id.
-  struct TrialState {
+  /// @brief One trial's progress, kept next to the trial by whoever runs it.
+  struct State {
     double best_loss = std::numeric_limits<double>::infinity();  ///< as_loss of the best value
     std::int64_t best_step = 0;                                  ///< 0 until a step is watched
     std::int64_t wait = 0;  ///< watched steps since the last reset (Keras's wait)
   };
-  /// Per-trial bookkeeping (not configuration).
-  std::vector<TrialState> trials{};
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
   void validate() const {
@@ -66,11 +64,9 @@ struct Patience {
   }
 
   /// @brief Judges a trial after its step.
-  [[nodiscard]] Verdict check(const StepReport& report) {
+  [[nodiscard]] Verdict check(State& state, const StepReport& report) const {
     validate();
     if (report.step < start_step) return Verdict::proceed();
-    if (report.trial >= trials.size()) trials.resize(report.trial + 1);
-    TrialState& state = trials[report.trial];
     const Direction sense = direction.value_or(report.direction);
     const double value = report.value(metric);
     const double loss = as_loss(sense, value);  // NaN stays NaN and fails every comparison
@@ -95,7 +91,7 @@ struct Patience {
   static std::string integer(std::int64_t value) { return std::to_string(value); }
   static std::string number(double value) { return format_short(value); }
 
-  [[nodiscard]] std::string reason(const TrialState& state, Direction sense) const {
+  [[nodiscard]] std::string reason(const State& state, Direction sense) const {
     const std::string watched = metric.empty() ? std::string("objective") : "\"" + metric + "\"";
     const std::string steps = std::to_string(state.wait) + (state.wait == 1 ? " step" : " steps");
     const std::string delta = " (min_delta " + number(std::abs(min_delta)) + ")";

@@ -2,11 +2,11 @@
 /// @file policy.hpp
 /// @brief The early-stopping policy concept, the verdicts policies return, and their composition.
 ///
-/// A policy is a study-scoped object: the engine copies the user's policy once per study, then
-/// shows it every step of every trial (StepReport) and, when it has the hook, every trial's end
-/// (TrialEnded). Per-trial state lives inside the policy, keyed by the dense trial id, so one
-/// interface serves both rules inside a trial (Patience) and rules across trials (MedianStopping),
-/// and paused trials keep their state when a halving strategy resumes them.
+/// Two kinds of policy. A trial rule (Patience, Divergence, Threshold, Prechelt's criteria) is
+/// plain settings with a nested `State` that the engine keeps next to each trial, so it runs on
+/// whichever worker runs the trial and a paused trial keeps its state when it is resumed. A study
+/// rule (MedianStopping) judges a trial against the others: the engine copies it once per study and
+/// shows it every step of every trial, and every trial's end, on its coordinating thread.
 
 #include <concepts>
 #include <cstddef>
@@ -18,6 +18,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "hpt/core/direction.hpp"
 #include "hpt/core/format.hpp"
@@ -79,11 +80,26 @@ struct Verdict {
   [[nodiscard]] bool stops() const noexcept { return action != Action::proceed; }
 };
 
-/// @brief A type that can judge a trial after each step.
+/// @brief A rule inside one trial (Patience, Divergence, ...): plain settings, and a `State`
+/// per trial that whoever runs the trial keeps next to it (ensmallen's policy-with-inner-state
+/// pattern). check() is const, so one rule serves trials on many threads at once.
 template <class P>
-concept StoppingPolicy = std::copy_constructible<P> && requires(P& policy, const StepReport& r) {
-  { policy.check(r) } -> std::same_as<Verdict>;
+concept TrialRule = std::copy_constructible<P> && std::default_initializable<typename P::State> &&
+    requires(const P& rule, typename P::State& state, const StepReport& report) {
+  { rule.check(state, report) } -> std::same_as<Verdict>;
 };
+
+/// @brief A rule across trials (MedianStopping): it remembers what it needs itself and is shown
+/// every step of every trial and, with the optional trial_ended hook, every trial's end. The
+/// engine runs it on its coordinating thread only, in one order.
+template <class P>
+concept StudyRule = std::copy_constructible<P> && requires(P& rule, const StepReport& report) {
+  { rule.check(report) } -> std::same_as<Verdict>;
+};
+
+/// @brief A type that can judge a trial after each step: a TrialRule or a StudyRule.
+template <class P>
+concept StoppingPolicy = TrialRule<P> || StudyRule<P>;
 
 /// @brief Forwards a trial's end to a policy that has the optional trial_ended hook.
 template <StoppingPolicy P>
@@ -99,74 +115,159 @@ void validate_policy(const P& policy) {
 
 /// @brief The policy that never stops anything.
 struct NoStopping {
-  [[nodiscard]] Verdict check(const StepReport&) const noexcept { return {}; }
+  struct State {};
+  [[nodiscard]] Verdict check(State&, const StepReport&) const noexcept { return {}; }
 };
 
-/// @brief Stops when any of its policies stops; the first one (in order) that stops gives the
-/// verdict. Every policy sees every step, so each keeps its statistics complete.
-template <StoppingPolicy... Policies>
-struct AnyOf {
-  std::tuple<Policies...> policies;
+namespace detail {
 
-  [[nodiscard]] Verdict check(const StepReport& report) {
-    Verdict result;
-    std::apply(
-        [&](auto&... policy) {
-          (
-              [&] {
-                Verdict verdict = policy.check(report);
-                if (verdict.stops() && !result.stops()) result = std::move(verdict);
-              }(),
-              ...);
-        },
-        policies);
-    return result;
+/// @brief What a member of a combination remembers per trial when the combination runs as a
+/// study rule: a trial rule's State, nothing for a study rule (it keeps its own).
+struct NoState {};
+template <class P>
+struct StateOf {
+  using type = NoState;
+};
+template <TrialRule P>
+struct StateOf<P> {
+  using type = typename P::State;
+};
+
+/// @brief Per-trial states of a trial rule kept by trial id, for running it as a study rule.
+template <class P>
+using StatesOf = std::vector<typename StateOf<P>::type>;
+
+template <class P>
+Verdict check_by_trial(P& policy, StatesOf<P>& states, const StepReport& report) {
+  if constexpr (TrialRule<P>) {
+    if (report.trial >= states.size()) states.resize(report.trial + 1);
+    return std::as_const(policy).check(states[report.trial], report);
+  } else {
+    return policy.check(report);
   }
-  void trial_ended(const TrialEnded& ended) {
-    std::apply([&](auto&... policy) { (notify_trial_ended(policy, ended), ...); }, policies);
+}
+
+template <class P>
+void end_by_trial(P& policy, StatesOf<P>& states, const TrialEnded& ended) {
+  if constexpr (TrialRule<P>) {
+    if (ended.trial < states.size()) states[ended.trial] = {};  // frees what it held
+  } else {
+    notify_trial_ended(policy, ended);
   }
+}
+
+/// @brief The verdict of any-of or all-of over verdicts given in order.
+class Combined {
+ public:
+  explicit Combined(bool all) : all_(all) {}
+  void add(Verdict verdict) {
+    if (!verdict.stops()) {
+      every_stops_ = false;
+      return;
+    }
+    if (!result_.stops()) {
+      result_ = std::move(verdict);
+    } else if (all_) {
+      result_.policy += " & " + verdict.policy;
+      result_.reason += "; " + verdict.reason;
+      if (verdict.action == Verdict::Action::diverge) result_.action = verdict.action;
+    }
+  }
+  [[nodiscard]] Verdict result() && {
+    return all_ && !every_stops_ ? Verdict{} : std::move(result_);
+  }
+
+ private:
+  bool all_;
+  bool every_stops_ = true;
+  Verdict result_{};
+};
+
+/// @brief AnyOf (all = false) and AllOf (all = true). Every policy sees every step, so each keeps
+/// its statistics complete. Made only of trial rules it is a trial rule (State is the tuple of
+/// theirs); with a study rule among them it is a study rule that keeps its trial rules' states by
+/// trial id.
+template <bool all, StoppingPolicy... Policies>
+struct Combination {
+  static constexpr bool of_trial_rules = (TrialRule<Policies> && ...);
+
+  std::tuple<Policies...> policies;
+  /// Used only when a study rule is among the policies (not configuration).
+  std::tuple<StatesOf<Policies>...> states_by_trial{};
+
+  using State = std::tuple<typename StateOf<Policies>::type...>;
+
+  [[nodiscard]] Verdict check(State& state,
+                              const StepReport& report) const requires of_trial_rules {
+    Combined combined(all);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (combined.add(std::get<I>(policies).check(std::get<I>(state), report)), ...);
+    }
+    (std::index_sequence_for<Policies...>{});
+    return std::move(combined).result();
+  }
+
+  [[nodiscard]] Verdict check(const StepReport& report) requires(!of_trial_rules) {
+    Combined combined(all);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (combined.add(check_by_trial(std::get<I>(policies), std::get<I>(states_by_trial), report)),
+       ...);
+    }
+    (std::index_sequence_for<Policies...>{});
+    return std::move(combined).result();
+  }
+
+  void trial_ended(const TrialEnded& ended) requires(!of_trial_rules) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (end_by_trial(std::get<I>(policies), std::get<I>(states_by_trial), ended), ...);
+    }
+    (std::index_sequence_for<Policies...>{});
+  }
+
   void validate() const {
     std::apply([](const auto&... policy) { (validate_policy(policy), ...); }, policies);
   }
 };
+
+}  // namespace detail
+
+/// @brief Stops when any of its policies stops; the first one (in order) that stops gives the
+/// verdict.
+template <StoppingPolicy... Policies>
+using AnyOf = detail::Combination<false, Policies...>;
 
 /// @brief Stops only when all of its policies stop at the same step; reasons are joined. Diverges
 /// if any of the agreeing verdicts is a divergence.
 template <StoppingPolicy... Policies>
-struct AllOf {
-  std::tuple<Policies...> policies;
+using AllOf = detail::Combination<true, Policies...>;
+
+/// @brief Any policy judged over a whole study, keeping a trial rule's State for each trial by
+/// id: how the engine runs a rule on one thread, and how to check a policy by hand.
+/// `StatefulPolicy checked{hpt::Patience{.patience = 3}}; checked.check(report);`
+template <StoppingPolicy P>
+class StatefulPolicy {
+ public:
+  StatefulPolicy() = default;
+  explicit StatefulPolicy(P policy) : policy_(std::move(policy)) {}
 
   [[nodiscard]] Verdict check(const StepReport& report) {
-    bool all_stop = true;
-    Verdict result;
-    std::apply(
-        [&](auto&... policy) {
-          (
-              [&] {
-                Verdict verdict = policy.check(report);
-                if (!verdict.stops()) {
-                  all_stop = false;
-                  return;
-                }
-                if (result.stops()) {
-                  result.policy += " & " + verdict.policy;
-                  result.reason += "; " + verdict.reason;
-                  if (verdict.action == Verdict::Action::diverge) result.action = verdict.action;
-                } else {
-                  result = std::move(verdict);
-                }
-              }(),
-              ...);
-        },
-        policies);
-    return all_stop ? result : Verdict{};
+    return detail::check_by_trial(policy_, states_, report);
   }
-  void trial_ended(const TrialEnded& ended) {
-    std::apply([&](auto&... policy) { (notify_trial_ended(policy, ended), ...); }, policies);
+  void trial_ended(const TrialEnded& ended) { detail::end_by_trial(policy_, states_, ended); }
+  void validate() const { validate_policy(policy_); }
+
+  [[nodiscard]] const P& policy() const noexcept { return policy_; }
+  [[nodiscard]] P& policy() noexcept { return policy_; }
+  /// @brief A trial rule's state of `trial` (default-made when the trial has none yet).
+  [[nodiscard]] const typename detail::StateOf<P>::type& state(
+      std::size_t trial) requires TrialRule<P> {
+    if (trial >= states_.size()) states_.resize(trial + 1);
+    return states_[trial];
   }
-  void validate() const {
-    std::apply([](const auto&... policy) { (validate_policy(policy), ...); }, policies);
-  }
+
+ private:
+  P policy_{};
+  detail::StatesOf<P> states_{};
 };
 
 /// @brief A policy that stops when any of the given policies stops.

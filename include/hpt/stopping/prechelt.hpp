@@ -67,12 +67,10 @@ struct GeneralizationLoss {
   double alpha = 0;
 
   /// @brief One trial's E_opt.
-  struct TrialState {
+  struct State {
     double best_error = std::numeric_limits<double>::infinity();
     std::int64_t best_step = 0;
   };
-  /// Per-trial bookkeeping (not configuration).
-  std::vector<TrialState> trials{};
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
   void validate() const {
@@ -82,11 +80,9 @@ struct GeneralizationLoss {
   }
 
   /// @brief Judges a trial after its step.
-  [[nodiscard]] Verdict check(const StepReport& report) {
+  [[nodiscard]] Verdict check(State& state, const StepReport& report) const {
     validate();
     detail::Prechelt::require_minimize("GeneralizationLoss", report);
-    if (report.trial >= trials.size()) trials.resize(report.trial + 1);
-    TrialState& state = trials[report.trial];
     const double loss = detail::Prechelt::generalization_loss("GeneralizationLoss", report,
                                                               state.best_error, state.best_step);
     if (!(loss > alpha)) return Verdict::proceed();
@@ -116,15 +112,13 @@ struct ProgressQuotient {
   std::string training_metric = "train_loss";
 
   /// @brief One trial's E_opt and its current strip.
-  struct TrialState {
+  struct State {
     double best_error = std::numeric_limits<double>::infinity();
     std::int64_t best_step = 0;
     double strip_sum = 0;
     double strip_min = std::numeric_limits<double>::infinity();
     std::int64_t strip_count = 0;
   };
-  /// Per-trial bookkeeping (not configuration).
-  std::vector<TrialState> trials{};
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
   void validate() const {
@@ -140,12 +134,10 @@ struct ProgressQuotient {
   }
 
   /// @brief Judges a trial after its step.
-  [[nodiscard]] Verdict check(const StepReport& report) {
+  [[nodiscard]] Verdict check(State& state, const StepReport& report) const {
     using detail::Prechelt;
     validate();
     Prechelt::require_minimize("ProgressQuotient", report);
-    if (report.trial >= trials.size()) trials.resize(report.trial + 1);
-    TrialState& state = trials[report.trial];
     const double loss = Prechelt::generalization_loss("ProgressQuotient", report, state.best_error,
                                                       state.best_step);
 
@@ -197,11 +189,9 @@ struct UpStrips {
   std::int64_t strip_length = 5;
 
   /// @brief One trial's chain of rising strip ends.
-  struct TrialState {
+  struct State {
     std::vector<double> rising{};  ///< E_va at the strip ends of the current run of rises
   };
-  /// Per-trial bookkeeping (not configuration).
-  std::vector<TrialState> trials{};
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
   void validate() const {
@@ -212,13 +202,12 @@ struct UpStrips {
   }
 
   /// @brief Judges a trial after its step.
-  [[nodiscard]] Verdict check(const StepReport& report) {
+  [[nodiscard]] Verdict check(State& state, const StepReport& report) const {
     using detail::Prechelt;
     validate();
     Prechelt::require_minimize("UpStrips", report);
     if (report.step % strip_length != 0) return Verdict::proceed();
-    if (report.trial >= trials.size()) trials.resize(report.trial + 1);
-    std::vector<double>& rising = trials[report.trial].rising;
+    std::vector<double>& rising = state.rising;
     if (!rising.empty() && !(report.objective > rising.back())) rising.clear();
     rising.push_back(report.objective);
     // Keep s + 1 values: enough for the reason, bounded when a composition keeps the trial going.

@@ -50,8 +50,11 @@ struct Threshold {
     if (at_step < 1) fail("at_step must be >= 1 (steps count from 1)", std::to_string(at_step));
   }
 
+  /// @brief Nothing to remember between steps.
+  struct State {};
+
   /// @brief Judges a trial after its step.
-  [[nodiscard]] Verdict check(const StepReport& report) const {
+  [[nodiscard]] Verdict check(State&, const StepReport& report) const {
     validate();
     const double value = report.value(metric);
     const std::string watched =

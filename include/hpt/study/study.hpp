@@ -13,6 +13,7 @@
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,37 @@ struct StudyOptions {
   /// and free the object; rebuild it from its configuration and restore() it when promoted. Bounds
   /// memory to the running trials at the cost of a save and a restore per promotion.
   bool checkpoint_paused = false;
+
+  // How this run goes (docs/parallel.md).
+  /// Trials run at once: 1 runs them on the calling thread; N > 1 on a pool of N threads, with
+  /// the scheduling, the stopping rules across trials, the records and the observers on the
+  /// calling thread. At most max_workers.
+  std::size_t workers = 1;
+  /// Call the factory (or the trainable's constructor, or reset()) under one lock, for factories
+  /// that are not thread-safe. Trainables' step(), save() and restore() still run in parallel.
+  bool serialize_factory = false;
+  /// With workers > 1, the OpenMP threads each worker may use (when hpt is built with OpenMP,
+  /// e.g. Eigen's products): 1 by default, so N workers never run N x cores threads.
+  int threads_per_worker = 1;
+  /// A stop request ends the study cleanly: no new job starts, running trials end after their
+  /// current step as TrialStatus::interrupted, paused ones stay paused, and the study is returned
+  /// with Study::interrupted() true.
+  std::stop_token stop{};
+  /// Also stop on Ctrl-C (SIGINT) while tune() runs; the previous handler comes back after it.
+  bool stop_on_interrupt = false;
+
+  /// The most workers a study accepts.
+  static constexpr std::size_t max_workers = 4096;
+
+  /// @brief Throws std::invalid_argument naming the first bad run setting and its value.
+  void validate() const {
+    if (workers < 1 || workers > max_workers)
+      throw std::invalid_argument("hpt::StudyOptions: workers = " + std::to_string(workers) +
+                                  " must be between 1 and " + std::to_string(max_workers));
+    if (threads_per_worker < 1)
+      throw std::invalid_argument("hpt::StudyOptions: threads_per_worker = " +
+                                  std::to_string(threads_per_worker) + " must be at least 1");
+  }
 };
 
 /// @brief An exception an observer threw: the study records it, stops calling that observer, and
@@ -64,6 +96,9 @@ class Study {
   [[nodiscard]] const Trial& trial(std::size_t id) const { return trials_.at(id); }
   [[nodiscard]] double wall_seconds() const noexcept { return wall_seconds_; }
   void set_wall_seconds(double seconds) noexcept { wall_seconds_ = seconds; }
+  /// @brief True when a stop request ended the study before its schedule did.
+  [[nodiscard]] bool interrupted() const noexcept { return interrupted_; }
+  void set_interrupted(bool interrupted) noexcept { interrupted_ = interrupted; }
   /// @brief Exceptions observers threw during the run, in order (empty when none did).
   [[nodiscard]] const std::vector<ObserverError>& observer_errors() const noexcept {
     return observer_errors_;
@@ -128,9 +163,9 @@ class Study {
   /// @brief "12 completed, 70 pruned, 1 failed", for messages.
   [[nodiscard]] std::string status_summary() const {
     std::string text;
-    for (auto status :
-         {TrialStatus::completed, TrialStatus::stopped, TrialStatus::pruned, TrialStatus::paused,
-          TrialStatus::failed, TrialStatus::diverged, TrialStatus::running, TrialStatus::pending}) {
+    for (auto status : {TrialStatus::completed, TrialStatus::stopped, TrialStatus::pruned,
+                        TrialStatus::paused, TrialStatus::failed, TrialStatus::diverged,
+                        TrialStatus::interrupted, TrialStatus::running, TrialStatus::pending}) {
       if (const auto n = count(status))
         text +=
             (text.empty() ? "" : ", ") + std::to_string(n) + " " + std::string(to_string(status));
@@ -155,6 +190,7 @@ class Study {
         return std::isnan(t.result()) ? 2 : 0;
       case TrialStatus::pruned:
       case TrialStatus::paused:
+      case TrialStatus::interrupted:
       case TrialStatus::running:
       case TrialStatus::pending:
         return 1;
@@ -187,6 +223,7 @@ class Study {
   std::vector<Trial> trials_{};
   std::vector<ObserverError> observer_errors_{};
   double wall_seconds_ = 0;
+  bool interrupted_ = false;
 };
 
 }  // namespace hpt

@@ -31,8 +31,9 @@ struct Trial {
   TrialStatus status = TrialStatus::pending;
   std::string reason{};      ///< Why it ended as it did (policy and numbers, exception text, rung).
   std::string stopped_by{};  ///< The policy that stopped it, if any.
-  int bracket = 0;           ///< Hyperband bracket (0 for single-bracket strategies).
-  int rung = 0;              ///< The highest rung the trial reached.
+  FailureStage failure = FailureStage::none;  ///< Where it failed (status failed), else none.
+  int bracket = 0;            ///< Hyperband bracket (0 for single-bracket strategies).
+  int rung = 0;               ///< The highest rung the trial reached.
   std::int64_t resource = 0;  ///< Steps done.
   double wall_seconds = 0;    ///< Time spent in the trial's constructor and steps.
   /// The index in `curve` of the step whose objective is the trial's result; empty for the last
