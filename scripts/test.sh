@@ -2,7 +2,7 @@
 # hpt's full test: installs the dependencies (scripts/install-deps.sh), then for each configuration
 # configures, builds everything (library checks, tests, examples, benchmarks) and runs ctest.
 #
-#   scripts/test.sh              gcc, clang and asan (what CI runs)
+#   scripts/test.sh              gcc, clang, asan and tsan (what CI runs)
 #   scripts/test.sh gcc [...]    only the named configurations
 #
 # Configurations are the CMake presets of CMakePresets.json (build dirs build/<name>):
@@ -10,7 +10,8 @@
 #   clang   clang++, Release, -Werror
 #   asan    clang++, Debug at -O1, -fsanitize=address,undefined -fno-sanitize-recover=all, and
 #           each libFuzzer target (fuzz/) run for HPT_FUZZ_SECONDS (30 s, docs/robustness.md)
-#   tsan    clang++, Debug at -O1, -fsanitize=thread (not in the default set)
+#   tsan    clang++, Debug at -O1, -fsanitize=thread; builds and runs only what runs threads
+#           (hpt_engine_tests and the parallel example): the rest is single-threaded
 #   native  g++, Release, -march=native (not in the default set)
 # HPT_JOBS sets the build and ctest parallelism (default 2).
 set -euo pipefail
@@ -19,7 +20,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 known=(gcc clang asan tsan native)
-default=(gcc clang asan)
+default=(gcc clang asan tsan)
+# Configurations that build and test a part only: targets, and a ctest regex over test names.
+declare -A only_targets=([tsan]="hpt_engine_tests hpt_parallel")
+declare -A only_tests=([tsan]="^(hpt_engine_tests|hpt_example_parallel)$")
 jobs="${HPT_JOBS:-2}"
 
 if (($# > 0)); then
@@ -61,8 +65,10 @@ stage() {
 
 for config in "${configs[@]}"; do
   if stage "$config" configure cmake --preset "$config" &&
-    stage "$config" build cmake --build --preset "$config" --parallel "$jobs" &&
-    stage "$config" test ctest --preset "$config" --parallel "$jobs" --output-on-failure; then
+    stage "$config" build cmake --build --preset "$config" --parallel "$jobs" \
+      ${only_targets[$config]:+--target ${only_targets[$config]}} &&
+    stage "$config" test ctest --preset "$config" --parallel "$jobs" --output-on-failure \
+      ${only_tests[$config]:+--tests-regex "${only_tests[$config]}"}; then
     outcome[$config]=passed
   else
     outcome[$config]=FAILED

@@ -252,6 +252,7 @@ struct OddIndices {
     }
     [[nodiscard]] bool finished() const { return reported; }
     [[nodiscard]] hpt::Config config(std::size_t) const { return {{"x", 0.5}}; }
+    [[nodiscard]] std::vector<hpt::Pruning> unpromoted() const { return {}; }
   };
 
   void validate() const {}

@@ -238,7 +238,7 @@ TEST_CASE("shuffled grids: small ones as before, large ones by a seeded permutat
   auto configs = space.grid();
   hpt::Random random(hpt::derive_seed(9, 0x67726964));
   random.shuffle(configs.begin(), configs.end());
-  const auto scheduler = hpt::GridSearch{.shuffle = true}.make_scheduler(space, 9);
+  auto scheduler = hpt::GridSearch{.shuffle = true}.make_scheduler(space, 9);
   for (std::size_t k = 0; k < configs.size(); ++k) CHECK(scheduler.config(k) == configs[k]);
 
   for (const std::uint64_t size : {2ULL, 3ULL, 1000ULL, 65'537ULL}) {
@@ -254,9 +254,9 @@ TEST_CASE("shuffled grids: small ones as before, large ones by a seeded permutat
   // A billion configurations, shuffled without listing them: deterministic by seed.
   const hpt::SearchSpace billion{hpt::int_range("a", 0, 999), hpt::int_range("b", 0, 999),
                                  hpt::int_range("c", 0, 999)};
-  const auto first = hpt::GridSearch{.shuffle = true}.make_scheduler(billion, 3);
-  const auto again = hpt::GridSearch{.shuffle = true}.make_scheduler(billion, 3);
-  const auto other = hpt::GridSearch{.shuffle = true}.make_scheduler(billion, 4);
+  auto first = hpt::GridSearch{.shuffle = true}.make_scheduler(billion, 3);
+  auto again = hpt::GridSearch{.shuffle = true}.make_scheduler(billion, 3);
+  auto other = hpt::GridSearch{.shuffle = true}.make_scheduler(billion, 4);
   std::set<std::string> distinct;
   int differs = 0;
   for (std::size_t k = 0; k < 100; ++k) {
@@ -363,7 +363,7 @@ TEST_CASE("ordinary samples, grids and shuffles keep their values", "[bounds][sp
       {1079, R"({layers: 3, units: 1000, width: 9, lr: 0.1, optimizer: "adam"})"},
   };
   for (const auto& [index, text] : configs) CHECK(grid.config(index).to_string() == text);
-  const auto shuffled = hpt::GridSearch{.shuffle = true}.make_scheduler(gridded, 7);
+  auto shuffled = hpt::GridSearch{.shuffle = true}.make_scheduler(gridded, 7);
   const char* const order[] = {
       R"({layers: 3, units: 1000, width: -7, lr: 0.1, optimizer: "sgd", momentum: 0.9})",
       R"({layers: 3, units: 100, width: 3, lr: 0.1, optimizer: "sgd", momentum: -1.0})",

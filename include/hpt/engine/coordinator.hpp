@@ -30,6 +30,7 @@
 #include "hpt/engine/trial_runner.hpp"
 #include "hpt/executors/thread_pool.hpp"
 #include "hpt/observe/observer.hpp"
+#include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/protocol.hpp"
 #include "hpt/stopping/policy.hpp"
 #include "hpt/study/study.hpp"
@@ -135,7 +136,7 @@ class Coordinator {
 
   void run_inline() {
     while (!stop_requested()) {
-      const auto job = scheduler_.next();
+      const auto job = next_job();
       if (!job) break;
       Slot& slot = begin(*job);
       runner_.run(slot, *job, study_.trials()[job->trial].config, *this);
@@ -169,7 +170,7 @@ class Coordinator {
       std::vector<Event> events;
       for (;;) {
         while (in_flight < options_.workers && !stop_requested()) {
-          const auto job = scheduler_.next();
+          const auto job = next_job();
           if (!job) break;
           Slot& slot = begin(*job);
           slot.config = study_.trials()[job->trial].config;
@@ -215,7 +216,8 @@ class Coordinator {
     if (job.trial == study_.trials().size()) {
       Trial record;
       record.id = job.trial;
-      record.config = scheduler_.config(job.trial);
+      record.config = job.trial < options_.enqueue.size() ? options_.enqueue[job.trial]
+                                                          : scheduler_.config(job.trial);
       record.bracket = job.bracket;
       // A modest reservation: a trainable may finish long before a huge budget.
       record.curve.reserve(static_cast<std::size_t>(std::min<std::int64_t>(job.resource, 64)));
@@ -264,9 +266,56 @@ class Coordinator {
       outcome.loss = as_loss(study_.direction(), result);
     outcome.can_continue = trial.status == TrialStatus::paused;
     if (trial.finished()) end(trial);
+    if (!options_.reproducible_lag) {
+      report(done.job, outcome);
+      return;
+    }
+    const auto sequence = sequence_of_.at(done.job.trial);
+    if (sequence >= told_ + pending_.size()) pending_.resize(sequence - told_ + 1);
+    pending_[sequence - told_] = Pending{done.job, outcome};
+  }
+
+  /// @brief Tells the scheduler (and through it the sampler) how a job went, and applies its
+  /// prunings.
+  void report(const Job& job, const Outcome& outcome) {
+    if constexpr (requires(SampleFeedback feedback) { scheduler_.tell(feedback); }) {
+      const Trial& trial = study_.trials()[job.trial];
+      scheduler_.tell(
+          SampleFeedback{trial.id, &trial.config, trial.resource, outcome.loss, trial.status});
+    }
     prunings_.clear();
-    scheduler_.report(done.job, outcome, prunings_);
+    scheduler_.report(job, outcome, prunings_);
     for (const auto& pruning : prunings_) prune(pruning);
+  }
+
+  /// @brief The next job, or none for now. With StudyOptions::reproducible_lag = L, the k-th job
+  /// handed out is decided with exactly the results of jobs 0 .. k-1-L told, in the order the
+  /// jobs were handed out, so the scheduler sees the same sequence of calls for any number of
+  /// workers; when it has nothing to hand out, the next result in that order is told first (or
+  /// waited for).
+  std::optional<Job> next_job() {
+    if (!options_.reproducible_lag) return scheduler_.next();
+    const std::size_t lag = *options_.reproducible_lag;
+    while (told_ + lag < issued_)
+      if (!tell_next()) return std::nullopt;  // that job still runs: wait for it
+    for (;;) {
+      if (auto job = scheduler_.next()) {
+        if (job->trial >= sequence_of_.size()) sequence_of_.resize(job->trial + 1);
+        sequence_of_[job->trial] = issued_++;
+        return job;
+      }
+      if (!tell_next()) return std::nullopt;  // none now: wait for results (or the end)
+    }
+  }
+
+  /// @brief Tells the scheduler the next result in the order jobs were handed out, if it is in.
+  bool tell_next() {
+    if (pending_.empty() || !pending_.front()) return false;
+    const Pending next = *pending_.front();
+    pending_.pop_front();
+    ++told_;
+    report(next.job, next.outcome);
+    return true;
   }
 
   void finish() {
@@ -276,8 +325,7 @@ class Coordinator {
     }
     if (!scheduler_.finished())
       throw std::logic_error("hpt::tune: the scheduler stopped handing out work before finishing");
-    if constexpr (requires { scheduler_.unpromoted(); })
-      for (const auto& pruning : scheduler_.unpromoted()) prune(pruning);
+    for (const auto& pruning : scheduler_.unpromoted()) prune(pruning);
     for (auto& trial : study_.trials())  // any other paused trial: the study is over
       if (trial.status == TrialStatus::paused)
         prune({trial.id, trial.rung, "paused when the study ended"});
@@ -354,6 +402,15 @@ class Coordinator {
   std::deque<Slot> slots_;  // by trial id; a deque, so workers' references stay valid
   std::vector<Pruning> prunings_;
   std::atomic<bool> abort_{false};
+  // reproducible_lag: results waiting to be told in the order their jobs were handed out.
+  struct Pending {
+    Job job;
+    Outcome outcome;
+  };
+  std::deque<std::optional<Pending>> pending_;  // for the jobs told_, told_ + 1, ...
+  std::vector<std::size_t> sequence_of_;        // by trial: its current job's place in that order
+  std::size_t issued_ = 0;
+  std::size_t told_ = 0;
 };
 
 }  // namespace hpt::detail

@@ -18,11 +18,17 @@
 #include <concepts>
 #include <csignal>
 #include <cstddef>
+#include <exception>
 #include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "hpt/core/config.hpp"
 #include "hpt/core/direction.hpp"
+#include "hpt/core/input_excerpt.hpp"
 #include "hpt/core/trial_result.hpp"
 #include "hpt/engine/coordinator.hpp"
 #include "hpt/engine/trial_runner.hpp"
@@ -59,6 +65,21 @@ class InterruptHandler {
   void (*previous_)(int) = SIG_DFL;
 };
 
+/// @brief Throws std::invalid_argument naming the first enqueued configuration that the space
+/// could not have produced, and why.
+inline void check_enqueued(const SearchSpace& space, const std::vector<Config>& enqueued) {
+  for (std::size_t i = 0; i < enqueued.size(); ++i) {
+    try {
+      space.check(enqueued[i]);
+    } catch (const std::exception& error) {
+      std::ostringstream shown;
+      shown << enqueued[i];
+      throw std::invalid_argument("hpt::StudyOptions: enqueue[" + std::to_string(i) + "] = " +
+                                  detail::excerpt(shown.str()) + ": " + error.what());
+    }
+  }
+}
+
 template <class Space, class Factory, SearchStrategy Strategy, StoppingPolicy Policy,
           class... Observers>
 Study run_study(const Space& space, Factory& factory, const Strategy& strategy, Policy policy,
@@ -67,6 +88,7 @@ Study run_study(const Space& space, Factory& factory, const Strategy& strategy, 
   strategy.validate();
   validate_policy(policy);
   options.validate();
+  check_enqueued(untyped_space, options.enqueue);
   Study study(options, strategy.schedule(untyped_space));
   if (const auto trials = study.schedule().trials())  // a bounded start; it grows per trial
     study.trials().reserve(std::min<std::size_t>(*trials, 4096));

@@ -85,7 +85,7 @@ class GridSampler {
     }
   }
   /// @brief Throws std::out_of_range for a trial past the grid's end.
-  [[nodiscard]] Config config(std::size_t trial) const {
+  [[nodiscard]] Config ask(std::size_t trial) const {
     if (trial >= grid_.size())
       throw std::out_of_range("hpt::GridSampler: no trial " + std::to_string(trial) +
                               " in a grid of " + std::to_string(grid_.size()));

@@ -21,11 +21,19 @@ class RandomSampler {
  public:
   RandomSampler(const SearchSpace& space, std::uint64_t seed)
       : space_(std::make_shared<const SearchSpace>(space)), seed_(seed) {}
-  [[nodiscard]] Config config(std::size_t trial) const { return space_->sample(seed_, trial); }
+  [[nodiscard]] Config ask(std::size_t trial) const { return space_->sample(seed_, trial); }
 
  private:
   std::shared_ptr<const SearchSpace> space_;
   std::uint64_t seed_;
+};
+
+/// @brief Random sampling, the default of every strategy but GridSearch: each configuration drawn
+/// from the space by the study seed and the trial id only (SearchSpace::sample).
+struct RandomSampling {
+  [[nodiscard]] RandomSampler make_sampler(const SearchSpace& space, std::uint64_t seed) const {
+    return {space, seed};
+  }
 };
 
 }  // namespace hpt

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "hpt/sampling/random_sampler.hpp"
+#include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/detail/halving_bracket.hpp"
 #include "hpt/scheduling/detail/integer_math.hpp"
 #include "hpt/scheduling/protocol.hpp"
@@ -169,7 +170,9 @@ class AshaScheduler {
     return true;
   }
 
-  [[nodiscard]] Config config(std::size_t trial) const { return sampler_.config(trial); }
+  [[nodiscard]] Config config(std::size_t trial) { return sampler_.ask(trial); }
+  /// @brief Passes a job's result on to the sampler (a learning sampler's input).
+  void tell(const SampleFeedback& feedback) { tell_sampler(sampler_, feedback); }
 
   /// @brief Paused trials never promoted, with the rung they stopped at (for the study's end).
   [[nodiscard]] std::vector<Pruning> unpromoted() const {
@@ -198,12 +201,15 @@ class AshaScheduler {
   std::vector<std::size_t> dead_;  // reused between reports
 };
 
-/// @brief ASHA over random configurations: at most `trials` configurations are started.
-struct Asha {
+/// @brief ASHA: at most `trials` configurations are started, each from `sampler`.
+template <SamplerSettings Sampling = RandomSampling>
+struct BasicAsha {
   std::size_t trials = 100;           ///< Configurations started at rung 0 in all.
   std::int64_t min_resource = 1;      ///< r.
   std::int64_t max_resource = 81;     ///< R.
   std::int64_t reduction_factor = 3;  ///< eta.
+  /// Which configuration each new trial gets (random by default; any SamplerSettings).
+  Sampling sampler{};
 
   void validate() const {
     if (trials < 1)
@@ -230,10 +236,13 @@ struct Asha {
     return {"Asha", {std::move(bracket)}};
   }
 
-  [[nodiscard]] AshaScheduler<RandomSampler> make_scheduler(const SearchSpace& space,
-                                                            std::uint64_t seed) const {
-    return {RandomSampler(space, seed), resources(), trials, reduction_factor};
+  [[nodiscard]] AshaScheduler<SamplerOf<Sampling>> make_scheduler(const SearchSpace& space,
+                                                                  std::uint64_t seed) const {
+    return {sampler.make_sampler(space, seed), resources(), trials, reduction_factor};
   }
 };
+
+/// @brief Asha with random sampling, as the papers run it.
+using Asha = BasicAsha<>;
 
 }  // namespace hpt

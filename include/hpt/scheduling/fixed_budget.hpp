@@ -17,6 +17,7 @@
 #include "hpt/core/random.hpp"
 #include "hpt/sampling/grid_sampler.hpp"
 #include "hpt/sampling/random_sampler.hpp"
+#include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/detail/integer_math.hpp"
 #include "hpt/scheduling/protocol.hpp"
 #include "hpt/scheduling/schedule.hpp"
@@ -38,7 +39,11 @@ class FixedBudgetScheduler {
   }
   void report(const Job&, const Outcome&, std::vector<Pruning>&) { ++reported_; }
   [[nodiscard]] bool finished() const { return reported_ == count_; }
-  [[nodiscard]] Config config(std::size_t trial) const { return sampler_.config(trial); }
+  /// @brief Every trial runs its whole budget: none is ever left paused.
+  [[nodiscard]] std::vector<Pruning> unpromoted() const { return {}; }
+  [[nodiscard]] Config config(std::size_t trial) { return sampler_.ask(trial); }
+  /// @brief Passes a job's result on to the sampler (a learning sampler's input).
+  void tell(const SampleFeedback& feedback) { tell_sampler(sampler_, feedback); }
 
  private:
   Sampler sampler_;
@@ -97,10 +102,14 @@ struct GridSearch {
   }
 };
 
-/// @brief Random search: `trials` seeded random configurations, each to `max_resource` steps.
-struct RandomSearch {
+/// @brief `trials` configurations from `sampler` (random by default: random search), each to
+/// `max_resource` steps.
+template <SamplerSettings Sampling = RandomSampling>
+struct BasicRandomSearch {
   std::size_t trials = 10;
   std::int64_t max_resource = 1;
+  /// Which configuration each new trial gets (random by default; any SamplerSettings).
+  Sampling sampler{};
 
   void validate() const {
     if (trials < 1)
@@ -116,11 +125,14 @@ struct RandomSearch {
     validate();
     return {"RandomSearch", {{0, {{trials, max_resource}}}}};
   }
-  [[nodiscard]] FixedBudgetScheduler<RandomSampler> make_scheduler(const SearchSpace& space,
-                                                                   std::uint64_t seed) const {
+  [[nodiscard]] FixedBudgetScheduler<SamplerOf<Sampling>> make_scheduler(const SearchSpace& space,
+                                                                         std::uint64_t seed) const {
     validate();
-    return {RandomSampler(space, seed), trials, max_resource};
+    return {sampler.make_sampler(space, seed), trials, max_resource};
   }
 };
+
+/// @brief RandomSearch with random sampling, as the papers run it.
+using RandomSearch = BasicRandomSearch<>;
 
 }  // namespace hpt

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "hpt/sampling/random_sampler.hpp"
+#include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/detail/halving_bracket.hpp"
 #include "hpt/scheduling/detail/integer_math.hpp"
 #include "hpt/scheduling/protocol.hpp"
@@ -31,11 +32,14 @@
 
 namespace hpt {
 
-/// @brief Hyperband over random configurations.
-struct Hyperband {
+/// @brief Hyperband; new configurations come from `sampler`.
+template <SamplerSettings Sampling = RandomSampling>
+struct BasicHyperband {
   std::int64_t min_resource = 1;      ///< r: the smallest budget a configuration gets.
   std::int64_t max_resource = 81;     ///< R: the largest budget a configuration gets.
   std::int64_t reduction_factor = 3;  ///< eta.
+  /// Which configuration each new trial gets (random by default; any SamplerSettings).
+  Sampling sampler{};
 
   void validate() const {
     detail::check_budget("Hyperband", min_resource, max_resource, reduction_factor);
@@ -82,9 +86,9 @@ struct Hyperband {
     return result;
   }
 
-  [[nodiscard]] detail::BracketScheduler<RandomSampler> make_scheduler(const SearchSpace& space,
-                                                                       std::uint64_t seed) const {
-    return {RandomSampler(space, seed), schedule(space)};
+  [[nodiscard]] detail::BracketScheduler<SamplerOf<Sampling>> make_scheduler(
+      const SearchSpace& space, std::uint64_t seed) const {
+    return {sampler.make_sampler(space, seed), schedule(space)};
   }
 
  private:
@@ -94,5 +98,8 @@ struct Hyperband {
            " and reduction_factor = " + std::to_string(reduction_factor);
   }
 };
+
+/// @brief Hyperband with random sampling, as the papers run it.
+using Hyperband = BasicHyperband<>;
 
 }  // namespace hpt

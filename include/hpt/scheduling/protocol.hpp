@@ -45,7 +45,11 @@ struct Pruning {
   std::string reason{};
 };
 
-/// @brief The run-time state of a strategy, driven by the study engine (see above).
+/// @brief The run-time state of a strategy, driven by the study engine (see above). Its state is
+/// a function of the sequence of next() and report() calls, so replaying the same sequence (as a
+/// stored study will) rebuilds it; the coordinator makes those calls in one thread, in the order
+/// it applies results. A scheduler that also has `tell(const SampleFeedback&)` passes results on
+/// to its sampler.
 template <class S>
 concept Scheduler = requires(S& scheduler, const S& view, const Job& job, const Outcome& outcome,
                              std::vector<Pruning>& prunings, std::size_t trial) {
@@ -53,6 +57,8 @@ concept Scheduler = requires(S& scheduler, const S& view, const Job& job, const 
   scheduler.report(job, outcome, prunings);
   { view.finished() } -> std::same_as<bool>;
   { scheduler.config(trial) } -> std::same_as<Config>;  // the configuration of a new trial
+  // At the end of the study: paused trials never promoted, to be recorded as pruned.
+  { view.unpromoted() } -> std::same_as<std::vector<Pruning>>;
 };
 
 }  // namespace hpt

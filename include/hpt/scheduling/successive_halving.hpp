@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "hpt/sampling/random_sampler.hpp"
+#include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/detail/halving_bracket.hpp"
 #include "hpt/scheduling/detail/integer_math.hpp"
 #include "hpt/scheduling/protocol.hpp"
@@ -48,8 +49,9 @@ enum class Keep {
   ceil,   ///< ceil(n_i / eta): scikit-learn's HalvingGridSearchCV and HalvingRandomSearchCV.
 };
 
-/// @brief Synchronous successive halving over random configurations.
-struct SuccessiveHalving {
+/// @brief Synchronous successive halving; new configurations come from `sampler`.
+template <SamplerSettings Sampling = RandomSampling>
+struct BasicSuccessiveHalving {
   std::size_t configurations = 27;    ///< n: configurations in the first rung.
   std::int64_t min_resource = 1;      ///< r: steps in the first rung.
   std::int64_t max_resource = 27;     ///< R: no rung runs past it.
@@ -58,6 +60,8 @@ struct SuccessiveHalving {
   /// Run floor(log_eta n) + 1 rungs whatever R / r allows, the last at r * eta^K_R, repeating r
   /// at the start when R is short (scikit-learn's `aggressive_elimination`; see the file comment).
   bool aggressive_elimination = false;
+  /// Which configuration each new trial gets (random by default; any SamplerSettings).
+  Sampling sampler{};
 
   void validate() const {
     if (configurations < 1)
@@ -82,9 +86,9 @@ struct SuccessiveHalving {
     return {"SuccessiveHalving", {bracket()}};
   }
 
-  [[nodiscard]] detail::BracketScheduler<RandomSampler> make_scheduler(const SearchSpace& space,
-                                                                       std::uint64_t seed) const {
-    return {RandomSampler(space, seed), schedule(space)};
+  [[nodiscard]] detail::BracketScheduler<SamplerOf<Sampling>> make_scheduler(
+      const SearchSpace& space, std::uint64_t seed) const {
+    return {sampler.make_sampler(space, seed), schedule(space)};
   }
 
  private:
@@ -106,6 +110,9 @@ struct SuccessiveHalving {
     return bracket;
   }
 };
+
+/// @brief SuccessiveHalving with random sampling, as the papers run it.
+using SuccessiveHalving = BasicSuccessiveHalving<>;
 
 /// @brief scikit-learn's `min_resources='exhaust'`: the largest first-rung resource with which
 /// floor(log_eta n) + 1 rungs still fit under `max_resource`, that is

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "hpt/core/config.hpp"
 #include "hpt/core/direction.hpp"
 #include "hpt/core/trial_result.hpp"
 #include "hpt/scheduling/schedule.hpp"
@@ -57,6 +58,16 @@ struct StudyOptions {
   std::stop_token stop{};
   /// Also stop on Ctrl-C (SIGINT) while tune() runs; the previous handler comes back after it.
   bool stop_on_interrupt = false;
+  /// Make the scheduler's decisions the same for any number of workers (ASHA's promotions depend
+  /// on the order results arrive): the k-th job handed out is decided from exactly the results of
+  /// jobs 0 .. k-1-lag, told in the order the jobs were handed out. Up to lag + 1 jobs run at
+  /// once without waiting on each other; 0 is the sequential order. Empty: results are used as
+  /// they arrive (the papers' asynchronous ASHA). Grid, random, successive halving and Hyperband
+  /// are the same for any number of workers either way.
+  std::optional<std::size_t> reproducible_lag{};
+  /// Known configurations to try first (Optuna's enqueue_trial): trial k gets enqueue[k] instead
+  /// of the sampler's. Each must be a complete configuration of the space.
+  std::vector<Config> enqueue{};
 
   /// The most workers a study accepts.
   static constexpr std::size_t max_workers = 4096;
@@ -66,6 +77,10 @@ struct StudyOptions {
     if (workers < 1 || workers > max_workers)
       throw std::invalid_argument("hpt::StudyOptions: workers = " + std::to_string(workers) +
                                   " must be between 1 and " + std::to_string(max_workers));
+    if (reproducible_lag && *reproducible_lag > max_workers * 1024)
+      throw std::invalid_argument(
+          "hpt::StudyOptions: reproducible_lag = " + std::to_string(*reproducible_lag) +
+          " must be at most " + std::to_string(max_workers * 1024));
     if (threads_per_worker < 1)
       throw std::invalid_argument("hpt::StudyOptions: threads_per_worker = " +
                                   std::to_string(threads_per_worker) + " must be at least 1");

@@ -22,6 +22,7 @@
 
 #include "hpt/core/config.hpp"
 #include "hpt/core/value.hpp"
+#include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/detail/integer_math.hpp"
 #include "hpt/scheduling/protocol.hpp"
 #include "hpt/scheduling/schedule.hpp"
@@ -179,7 +180,12 @@ class BracketScheduler {
                        [](const HalvingBracket& bracket) { return bracket.finished(); });
   }
 
-  [[nodiscard]] Config config(std::size_t trial) const { return sampler_.config(trial); }
+  /// @brief A synchronous bracket decides every paused trial when its rung closes: none is left.
+  [[nodiscard]] std::vector<Pruning> unpromoted() const { return {}; }
+
+  [[nodiscard]] Config config(std::size_t trial) { return sampler_.ask(trial); }
+  /// @brief Passes a job's result on to the sampler (a learning sampler's input).
+  void tell(const SampleFeedback& feedback) { tell_sampler(sampler_, feedback); }
 
  private:
   Sampler sampler_;
