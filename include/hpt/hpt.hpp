@@ -15,6 +15,7 @@
 #include "hpt/core/trial_result.hpp"
 #include "hpt/core/trial_status.hpp"
 #include "hpt/core/value.hpp"
+#include "hpt/engine/ask_tell.hpp"
 #include "hpt/engine/tune.hpp"
 #include "hpt/io/csv.hpp"
 #include "hpt/observe/console_reporter.hpp"

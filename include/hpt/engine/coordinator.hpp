@@ -20,6 +20,7 @@
 #include <exception>
 #include <future>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -27,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "hpt/core/input_excerpt.hpp"
 #include "hpt/engine/trial_runner.hpp"
 #include "hpt/executors/thread_pool.hpp"
 #include "hpt/observe/observer.hpp"
@@ -36,6 +38,21 @@
 #include "hpt/study/study.hpp"
 
 namespace hpt::detail {
+
+/// @brief Throws std::invalid_argument naming the first enqueued configuration that the space
+/// could not have produced, and why.
+inline void check_enqueued(const SearchSpace& space, const std::vector<Config>& enqueued) {
+  for (std::size_t i = 0; i < enqueued.size(); ++i) {
+    try {
+      space.check(enqueued[i]);
+    } catch (const std::exception& error) {
+      std::ostringstream shown;
+      shown << enqueued[i];
+      throw std::invalid_argument("hpt::StudyOptions: enqueue[" + std::to_string(i) +
+                                  "] = " + detail::excerpt(shown.str()) + ": " + error.what());
+    }
+  }
+}
 
 /// @brief Set by the SIGINT handler that StudyOptions::stop_on_interrupt installs.
 inline std::atomic<bool> interrupt_requested{false};
@@ -205,6 +222,11 @@ class Coordinator {
     }
   }
 
+  // ---- The steps of the loop, public for a loop of the user's own (hpt::AskTell). ----
+ public:
+  /// @brief What lives next to trial `trial` (whose record exists).
+  [[nodiscard]] Slot& slot(std::size_t trial) { return slots_[trial]; }
+
   /// @brief Makes the record of a new trial or resumes a paused one, before its job runs.
   Slot& begin(const Job& job) {
     // A bracket or rung is an index: the study's records (and the readers) never hold a negative.
@@ -318,6 +340,7 @@ class Coordinator {
     return true;
   }
 
+  /// @brief The end of the study: prunes what the scheduler never promoted and any paused trial.
   void finish() {
     if (stop_requested()) {
       study_.set_interrupted(true);
@@ -331,6 +354,7 @@ class Coordinator {
         prune({trial.id, trial.rung, "paused when the study ended"});
   }
 
+ private:
   /// @brief Applies the study's result rule to the step just added, so that a rung's ranking, a
   /// stopped trial, best() and the exports all read the same result. O(1) per step.
   void update_result(Trial& trial) const {

@@ -91,6 +91,64 @@ struct JobDone {
   std::exception_ptr error{};  ///< With catch_exceptions = false: rethrown by the coordinator.
 };
 
+/// @brief After step `steps` of `trial` returned `metrics`: judges it (NaN or infinity diverges;
+/// a trial rule is checked with the trial's state, a study rule by the sink), sends the step to
+/// the sink, and sets `done` when the trial must end. Shared by the trial runner and AskTell.
+template <class Policy, class Sink>
+void judge_step(const Policy& policy, typename StateOf<Policy>::type& state, Sink& sink,
+                std::size_t trial, std::int64_t steps, Metrics&& metrics,
+                const StudyOptions& options, JobDone& done) {
+  const bool finite = std::isfinite(metrics.objective);
+  Verdict verdict;
+  std::string policy_error;
+  std::exception_ptr policy_exception;
+  if (finite) {  // policies never see NaN or infinity: those diverge below, whatever the policy
+    try {
+      const StepReport report{trial, steps, metrics.objective, &metrics, options.direction};
+      if constexpr (TrialRule<Policy>)
+        verdict = policy.check(state, report);
+      else
+        verdict = sink.judge(report);
+    } catch (const std::exception& error) {
+      if (!options.catch_exceptions) policy_exception = std::current_exception();
+      policy_error = std::string("the stopping policy threw at step ") + std::to_string(steps) +
+                     ": " + error.what();
+    }
+  }
+  const bool trainable_done = metrics.done;
+  const double objective = metrics.objective;
+  sink.step(trial, Step{steps, objective, std::move(metrics.values)});
+  if (!policy_error.empty()) {
+    done.status = TrialStatus::failed;
+    done.failure = FailureStage::policy;
+    done.reason = std::move(policy_error);
+    done.error = policy_exception;
+  } else if (!finite) {
+    done.status = TrialStatus::diverged;
+    done.reason = "objective is " + format_real(objective) + " at step " + std::to_string(steps);
+  } else if (verdict.stops()) {
+    done.status = verdict.action == Verdict::Action::diverge ? TrialStatus::diverged
+                  : verdict.action == Verdict::Action::prune ? TrialStatus::pruned
+                                                             : TrialStatus::stopped;
+    done.stopped_by = std::move(verdict.policy);
+    done.reason = std::move(verdict.reason);
+  } else if (trainable_done) {
+    done.status = TrialStatus::completed;
+    done.reason = "the trainable finished after " + std::to_string(steps) + " steps";
+  }
+}
+
+/// @brief Ends a job that reached its resource: completed on its last rung, paused otherwise.
+inline void reach_resource(const Job& job, std::int64_t steps, JobDone& done) {
+  if (done.status != TrialStatus::running) return;
+  if (job.last_rung) {
+    done.status = TrialStatus::completed;
+    done.reason = "ran its full budget of " + std::to_string(steps) + " steps";
+  } else {
+    done.status = TrialStatus::paused;
+  }
+}
+
 /// @brief What lives next to one trial between its jobs: the trainable, its checkpoint, the
 /// state of the trial's stopping rule and the steps done. Touched by one thread at a time: the
 /// worker running the trial's job, or the coordinator between jobs.
@@ -139,14 +197,7 @@ class TrialRunner {
       }
       step(slot, job.trial, sink, done);
     }
-    if (done.status == TrialStatus::running) {
-      if (job.last_rung) {
-        done.status = TrialStatus::completed;
-        done.reason = "ran its full budget of " + std::to_string(slot.steps) + " steps";
-      } else {
-        done.status = TrialStatus::paused;
-      }
-    }
+    reach_resource(job, slot.steps, done);
     if constexpr (Checkpointable<T>)  // before the outcome: a failed save() ends the trial
       if (done.status == TrialStatus::paused && options_.checkpoint_paused) save(slot, done);
     done.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -232,45 +283,7 @@ class TrialRunner {
       return;
     }
     ++slot.steps;
-    const bool finite = std::isfinite(metrics.objective);
-    Verdict verdict;
-    std::string policy_error;
-    std::exception_ptr policy_exception;
-    if (finite) {  // policies never see NaN or infinity: those diverge below, whatever the policy
-      try {
-        const StepReport report{trial, slot.steps, metrics.objective, &metrics, options_.direction};
-        if constexpr (TrialRule<Policy>)
-          verdict = policy_.check(slot.state, report);
-        else
-          verdict = sink.judge(report);
-      } catch (const std::exception& error) {
-        if (!options_.catch_exceptions) policy_exception = std::current_exception();
-        policy_error = std::string("the stopping policy threw at step ") +
-                       std::to_string(slot.steps) + ": " + error.what();
-      }
-    }
-    const bool trainable_done = metrics.done;
-    const double objective = metrics.objective;
-    sink.step(trial, Step{slot.steps, objective, std::move(metrics.values)});
-    if (!policy_error.empty()) {
-      done.status = TrialStatus::failed;
-      done.failure = FailureStage::policy;
-      done.reason = std::move(policy_error);
-      done.error = policy_exception;
-    } else if (!finite) {
-      done.status = TrialStatus::diverged;
-      done.reason =
-          "objective is " + format_real(objective) + " at step " + std::to_string(slot.steps);
-    } else if (verdict.stops()) {
-      done.status = verdict.action == Verdict::Action::diverge ? TrialStatus::diverged
-                    : verdict.action == Verdict::Action::prune ? TrialStatus::pruned
-                                                               : TrialStatus::stopped;
-      done.stopped_by = std::move(verdict.policy);
-      done.reason = std::move(verdict.reason);
-    } else if (trainable_done) {
-      done.status = TrialStatus::completed;
-      done.reason = "the trainable finished after " + std::to_string(slot.steps) + " steps";
-    }
+    judge_step(policy_, slot.state, sink, trial, slot.steps, std::move(metrics), options_, done);
   }
 
   void save(Slot& slot, JobDone& done) {

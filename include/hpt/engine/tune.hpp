@@ -65,21 +65,6 @@ class InterruptHandler {
   void (*previous_)(int) = SIG_DFL;
 };
 
-/// @brief Throws std::invalid_argument naming the first enqueued configuration that the space
-/// could not have produced, and why.
-inline void check_enqueued(const SearchSpace& space, const std::vector<Config>& enqueued) {
-  for (std::size_t i = 0; i < enqueued.size(); ++i) {
-    try {
-      space.check(enqueued[i]);
-    } catch (const std::exception& error) {
-      std::ostringstream shown;
-      shown << enqueued[i];
-      throw std::invalid_argument("hpt::StudyOptions: enqueue[" + std::to_string(i) + "] = " +
-                                  detail::excerpt(shown.str()) + ": " + error.what());
-    }
-  }
-}
-
 template <class Space, class Factory, SearchStrategy Strategy, StoppingPolicy Policy,
           class... Observers>
 Study run_study(const Space& space, Factory& factory, const Strategy& strategy, Policy policy,
