@@ -2,8 +2,11 @@
 #include <cmath>
 #include <hpt/engine/tune.hpp>
 #include <hpt/io/json.hpp>
+#include <hpt/scheduling/fixed_budget.hpp>
 #include <hpt/scheduling/hyperband.hpp>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "objective_is_x.hpp"
 
@@ -117,4 +120,45 @@ TEST_CASE("a maximize study keeps its direction and result rule through JSON Lin
     if (trial.status == hpt::TrialStatus::completed && trial.result() > largest)
       largest = trial.result();
   CHECK(loaded.best().result() == largest);
+}
+
+namespace {
+/// Throws at its third step when x > 0.5: a failure at the step stage.
+struct FailsLate {
+  explicit FailsLate(const hpt::Config& config) : x(config.get<double>("x")) {}
+  double step() {
+    if (++steps == 3 && x > 0.5) throw std::runtime_error("late");
+    return x;
+  }
+  double x;
+  int steps = 0;
+};
+}  // namespace
+
+TEST_CASE("where a trial failed and an interrupted trial survive a JSON Lines round trip",
+          "[jsonl]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
+  auto study = hpt::tune<FailsLate>(space, hpt::RandomSearch{.trials = 12, .max_resource = 4});
+  REQUIRE(study.count(hpt::TrialStatus::failed) > 0);
+  for (auto& trial : study.trials())
+    if (trial.status == hpt::TrialStatus::completed) {
+      trial.status = hpt::TrialStatus::interrupted;  // as a stop request leaves one
+      break;
+    }
+  REQUIRE(study.count(hpt::TrialStatus::interrupted) == 1);
+  std::stringstream text;
+  hpt::write_jsonl(study, text);
+  const hpt::Study loaded = hpt::read_jsonl(text);
+  REQUIRE(loaded.trials().size() == study.trials().size());
+  for (std::size_t k = 0; k < study.trials().size(); ++k) {
+    CHECK(loaded.trials()[k].status == study.trials()[k].status);
+    CHECK(loaded.trials()[k].failure == study.trials()[k].failure);
+    CHECK((study.trials()[k].status == hpt::TrialStatus::failed) ==
+          (study.trials()[k].failure == hpt::FailureStage::step));
+  }
+  // A stage no writer writes is refused by name.
+  std::string line = text.str();
+  std::stringstream bad(
+      line.replace(line.find("\"failure\":\"step\""), 16, "\"failure\":\"oops\""));
+  REQUIRE_THROWS_WITH(hpt::read_jsonl(bad), Catch::Contains("unknown failure stage"));
 }

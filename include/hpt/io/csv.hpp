@@ -178,6 +178,13 @@ inline TrialStatus parse_status(std::string_view text) {
   throw std::invalid_argument("unknown trial status \"" + std::string(text) + "\"");
 }
 
+inline FailureStage parse_failure_stage(std::string_view text) {
+  for (auto stage : {FailureStage::none, FailureStage::construct, FailureStage::step,
+                     FailureStage::save, FailureStage::restore, FailureStage::policy})
+    if (to_string(stage) == text) return stage;
+  throw std::invalid_argument("unknown failure stage \"" + std::string(text) + "\"");
+}
+
 inline constexpr std::string_view csv_fixed_columns[] = {
     "trial",       "status",       "bracket",    "rung",   "resource",  "result",
     "result_step", "wall_seconds", "stopped_by", "reason", "direction", "result_rule"};

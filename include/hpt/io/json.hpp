@@ -6,7 +6,8 @@
 /// The first line describes the study: {"hpt_study": 1, "name", "direction", "seed", "result"
 /// (the trial result rule), "strategy", "schedule": [[{"configurations", "resource"}, ...], ...]}.
 /// Each further line is a trial: {"trial", "status", "bracket", "rung", "resource", "wall_seconds",
-/// "stopped_by", "reason", "result_index", "config": {...}, "curve": [{"step", "objective",
+/// "stopped_by", "reason", "result_index", "failure" (only for a failed trial: where it failed,
+/// hpt::FailureStage), "config": {...}, "curve": [{"step", "objective",
 /// "values"}, ...]}. Keys keep their order (ordered_json), so configurations load back in space
 /// order. Non-finite numbers, which JSON cannot hold, are written as the strings "nan", "inf",
 /// "-inf".
@@ -417,6 +418,7 @@ inline void write_jsonl(const Study& study, std::ostream& out) {
                                 {"curve", std::move(curve)}};
     line["result_index"] =
         t.result_index ? nlohmann::ordered_json(*t.result_index) : nlohmann::ordered_json(nullptr);
+    if (t.failure != FailureStage::none) line["failure"] = std::string(to_string(t.failure));
     out << line.dump() << '\n';
   }
 }
@@ -496,6 +498,9 @@ inline Study read_jsonl(std::istream& in) {
       t.wall_seconds = f.number(f.member(j, "", "wall_seconds"), "wall_seconds");
       t.stopped_by = f.string(f.member(j, "", "stopped_by"), "stopped_by");
       t.reason = f.string(f.member(j, "", "reason"), "reason");
+      if (j.contains("failure"))  // written only for failed trials (older files have none)
+        t.failure = f.parsed(j.at("failure"), "failure",
+                             [](const std::string& s) { return detail::parse_failure_stage(s); });
       if (const auto& index = f.member(j, "", "result_index"); !index.is_null())
         t.result_index = f.integer<std::size_t>(index, "result_index");
       std::string problem;
