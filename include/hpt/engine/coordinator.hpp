@@ -166,25 +166,31 @@ class Coordinator {
     {
       executors::ThreadPool pool(options_.workers, options_.threads_per_worker);
       // However the loop ends (an exception included), running jobs are told to stop and their
-      // events drained, so that no worker waits for a verdict forever and the pool can join.
+      // events drained, so that no worker waits for a verdict forever and the pool can join. The
+      // events of a batch after one whose apply() threw are drained first: they may hold a job's
+      // end or a worker's question.
+      std::vector<Event> events;
+      std::size_t next = 0;  // the first event of `events` not yet applied
       struct Drain {
         Coordinator& self;
         executors::EventQueue<Event>& queue;
         std::size_t& in_flight;
+        std::vector<Event>& events;
+        std::size_t& next;
+        void settle(Event& event) {
+          if (auto* judge = std::get_if<Judge>(&event)) judge->verdict->set_value({});
+          if (std::holds_alternative<JobDone>(event)) --in_flight;
+        }
         ~Drain() {
+          for (; next < events.size(); ++next) settle(events[next]);
           if (in_flight == 0) return;
           self.abort_.store(true, std::memory_order_relaxed);
-          std::vector<Event> events;
           while (in_flight > 0) {
             queue.take_all(events);
-            for (auto& event : events) {
-              if (auto* judge = std::get_if<Judge>(&event)) judge->verdict->set_value({});
-              if (std::holds_alternative<JobDone>(event)) --in_flight;
-            }
+            for (auto& event : events) settle(event);
           }
         }
-      } drain{*this, queue, in_flight};
-      std::vector<Event> events;
+      } drain{*this, queue, in_flight, events, next};
       for (;;) {
         while (in_flight < options_.workers && !stop_requested()) {
           const auto job = next_job();
@@ -199,7 +205,8 @@ class Coordinator {
         }
         if (in_flight == 0) break;
         queue.take_all(events);
-        for (auto& event : events) {
+        for (next = 0; next < events.size();) {
+          Event& event = events[next++];
           if (std::holds_alternative<JobDone>(event)) --in_flight;
           apply(event);
         }
