@@ -465,8 +465,9 @@ void stress_grid(std::initializer_list<std::size_t> workers) {
   const hpt::Study last =
       check_accounted("GridSearch", grid, hpt::GridSearch{}, {}, 1, {}, workers);
   CHECK(completed(last) == n);
-  check_accounted("GridSearch shuffled", grid, hpt::GridSearch{.shuffle = true}, {}, 2, {},
-                  {*std::prev(workers.end())});
+  if (*workers.begin() != 1)  // the shuffled grid once, against its own serial run
+    check_accounted("GridSearch shuffled", grid, hpt::GridSearch{.shuffle = true}, {}, 2, {},
+                    {*std::prev(workers.end())});
 }
 }  // namespace
 
