@@ -187,6 +187,7 @@ def main():
           f"load average {context.get('load_avg', '?')} at the start of the run")
     print(f"Optuna {optuna_reports[0]['optuna_version']}, Python "
           f"{optuna_reports[0]['python']}, {optuna_reports[0]['storage']} storage, "
+          f"n_jobs {optuna_reports[0].get('n_jobs', 1)}, "
           f"{blas_text(optuna_reports[0])}")
 
     print("\nMarkdown:\n")
