@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <hpt/engine/tune.hpp>
 #include <hpt/io/csv.hpp>
@@ -35,6 +36,7 @@ TEST_CASE("a study survives a CSV round trip", "[csv]") {
     CHECK(a.config == b.config);  // kinds too: "1" stays a string, 1.0 a real, true a boolean
     CHECK(a.status == b.status);
     CHECK(a.reason == b.reason);
+    CHECK(a.failure == b.failure);  // where the failing kind failed: in step()
     CHECK(a.resource == b.resource);
     CHECK(a.result_step() == b.result_step());
     if (std::isnan(a.result()))
@@ -43,6 +45,40 @@ TEST_CASE("a study survives a CSV round trip", "[csv]") {
       CHECK(a.result() == b.result());
   }
   CHECK(loaded.best().id == study.best().id);
+  CHECK(std::count_if(loaded.trials().begin(), loaded.trials().end(), [](const hpt::Trial& t) {
+          return t.failure == hpt::FailureStage::step;
+        }) == 3);
+}
+
+TEST_CASE("CSV keeps where a trial failed, and reads files from before that column", "[csv]") {
+  auto read = [](const std::string& text) {
+    std::istringstream in(text);
+    return hpt::read_csv(in);
+  };
+  const std::string fixed =
+      "trial,status,bracket,rung,resource,result,result_step,wall_seconds,stopped_by,reason,"
+      "direction,result_rule";
+  const auto study =
+      read(fixed + ",failure,\"x\"\n" +
+           "0,failed,0,0,0,nan,0,0.0,\"\",\"no GPU\",minimize,last_step,construct,1.0\n" +
+           "1,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,last_step,none,2.0\n");
+  REQUIRE(study.trials().size() == 2);
+  CHECK(study.trial(0).failure == hpt::FailureStage::construct);
+  CHECK(study.trial(1).failure == hpt::FailureStage::none);
+  // A file without the column: every trial's stage is none; a parameter called "failure" (quoted)
+  // is a parameter, not the column.
+  const auto older = read(fixed + ",\"failure\"\n" +
+                          "0,failed,0,0,0,nan,0,0.0,\"\",\"no GPU\",minimize,last_step,\"disk\"\n");
+  CHECK(older.trial(0).failure == hpt::FailureStage::none);
+  CHECK(older.trial(0).config.get<std::string>("failure") == "disk");
+  REQUIRE_THROWS_WITH(read(fixed + ",failure,\"x\"\n" +
+                           "0,failed,0,0,0,nan,0,0.0,\"\",\"\",minimize,last_step,compile,1.0\n"),
+                      Catch::Contains("line 2") && Catch::Contains("column \"failure\"") &&
+                          Catch::Contains("unknown failure stage \"compile\""));
+  REQUIRE_THROWS_WITH(read(fixed + ",failure,\"x\"\n" +
+                           "0,completed,0,0,1,0.5,1,0.0,\"\",\"\",minimize,last_step,step,1.0\n"),
+                      Catch::Contains("line 2") && Catch::Contains("failure stage \"step\"") &&
+                          Catch::Contains("status is completed"));
 }
 
 TEST_CASE("malformed CSV gets errors that name the line and column", "[csv]") {

@@ -3,14 +3,16 @@
 /// @brief A study as CSV, one row per trial, and back.
 ///
 /// Columns: trial, status, bracket, rung, resource, result, result_step, wall_seconds,
-/// stopped_by, reason, direction, result_rule, then one column per parameter (named after it;
-/// empty where the parameter was inactive). Every row carries the study's direction ("minimize"
-/// or "maximize") and its result rule ("last_step" or "best_step", which step `result` is), so
-/// that the file alone says which result is best and each row stands alone in a spreadsheet or a
-/// data frame; read_csv restores both and refuses a file without them. Strings are always quoted so
-/// that "1" (a string) and 1 (an integer) stay apart; reals always have a '.' or an exponent. The
-/// CSV keeps each trial's result, not its whole learning curve: use JSON Lines (<hpt/io/json.hpp>)
-/// for curves.
+/// stopped_by, reason, direction, result_rule, failure (where a failed trial failed: construct,
+/// step, save, restore or policy; "none" otherwise), then one column per parameter (named after
+/// it; empty where the parameter was inactive). read_csv also reads files from before the failure
+/// column (their trials get FailureStage::none). Every row carries the study's direction
+/// ("minimize" or "maximize") and its result rule ("last_step" or "best_step", which step `result`
+/// is), so that the file alone says which result is best and each row stands alone in a spreadsheet
+/// or a data frame; read_csv restores both and refuses a file without them. Strings are always
+/// quoted so that "1" (a string) and 1 (an integer) stay apart; reals always have a '.' or an
+/// exponent. The CSV keeps each trial's result, not its whole learning curve: use JSON Lines
+/// (<hpt/io/json.hpp>) for curves.
 ///
 /// read_csv is safe on any input: integer columns must hold integers that fit their field (trial
 /// ids, brackets, rungs, resources and result steps are non-negative), a parameter integer must fit
@@ -186,8 +188,10 @@ inline FailureStage parse_failure_stage(std::string_view text) {
 }
 
 inline constexpr std::string_view csv_fixed_columns[] = {
-    "trial",       "status",       "bracket",    "rung",   "resource",  "result",
-    "result_step", "wall_seconds", "stopped_by", "reason", "direction", "result_rule"};
+    "trial",        "status",     "bracket", "rung",      "resource",    "result", "result_step",
+    "wall_seconds", "stopped_by", "reason",  "direction", "result_rule", "failure"};
+/// Files written before the failure column have only the first twelve.
+inline constexpr std::size_t csv_columns_without_failure = 12;
 
 }  // namespace detail
 
@@ -212,7 +216,7 @@ inline void write_csv(const Study& study, std::ostream& out) {
         << t.resource << ',' << format_real(t.result()) << ',' << t.result_step() << ','
         << format_real(t.wall_seconds) << ',' << detail::csv_quote(t.stopped_by) << ','
         << detail::csv_quote(t.reason) << ',' << to_string(study.direction()) << ','
-        << to_string(study.options().result);
+        << to_string(study.options().result) << ',' << to_string(t.failure);
     for (const auto& name : parameters) {
       out << ',';
       if (const Value* value = t.config.find(name)) out << detail::csv_cell(*value);
@@ -233,9 +237,12 @@ inline Study read_csv(std::istream& in) {
   std::size_t line = 1;
   if (!detail::read_csv_record(in, header, quoted, line))
     throw std::invalid_argument("hpt::read_csv: the input is empty");
-  const std::size_t fixed = std::size(detail::csv_fixed_columns);
   // Fixed columns are written unquoted and parameter names quoted, so an older file whose first
-  // parameter is called "direction" is not mistaken for the new layout.
+  // parameter is called "direction" (or "failure") is not mistaken for a newer layout.
+  const std::size_t failure_column = detail::csv_columns_without_failure;
+  const bool has_failure = header.size() > failure_column && !quoted[failure_column] &&
+                           header[failure_column] == "failure";
+  const std::size_t fixed = has_failure ? failure_column + 1 : failure_column;
   for (std::size_t i = 0; i < fixed; ++i)
     if (i >= header.size() || header[i] != detail::csv_fixed_columns[i] || quoted[i]) {
       if (detail::csv_fixed_columns[i] == "direction")
@@ -309,6 +316,18 @@ inline Study read_csv(std::istream& in) {
     trial.wall_seconds = detail::parse_csv_number(cells[7], record_line, header[7]);
     trial.stopped_by = cells[8];
     trial.reason = cells[9];
+    if (has_failure) {
+      try {
+        trial.failure = detail::parse_failure_stage(detail::excerpt(cells[failure_column]));
+      } catch (const std::invalid_argument& error) {
+        throw fail(failure_column, error.what());
+      }
+      // Only a failed trial has a stage (one from an older file or made by hand may have none).
+      if (trial.failure != FailureStage::none && trial.status != TrialStatus::failed)
+        throw fail(failure_column, "failure stage " + detail::quote_input(cells[failure_column]) +
+                                       " for a trial whose status is " +
+                                       std::string(to_string(trial.status)));
+    }
     // write_csv gives a trial without a result step the result nan: any other value would be
     // dropped silently.
     if (result_step == 0 && !std::isnan(result))
