@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "study_difference.hpp"
+
 namespace {
 
 const hpt::SearchSpace space{hpt::log_uniform("learning_rate", 1e-5, 1e-1)};
@@ -40,25 +42,7 @@ struct Curve {
 };
 
 void require_same(const hpt::Study& a, const hpt::Study& b) {
-  REQUIRE(a.trials().size() == b.trials().size());
-  for (std::size_t k = 0; k < a.trials().size(); ++k) {
-    const hpt::Trial& x = a.trials()[k];
-    const hpt::Trial& y = b.trials()[k];
-    CAPTURE(k);
-    CHECK(x.config == y.config);
-    CHECK(x.status == y.status);
-    CHECK(x.reason == y.reason);
-    CHECK(x.stopped_by == y.stopped_by);
-    CHECK(x.rung == y.rung);
-    CHECK(x.resource == y.resource);
-    REQUIRE(x.curve.size() == y.curve.size());
-    for (std::size_t i = 0; i < x.curve.size(); ++i) {
-      CHECK(x.curve[i].step == y.curve[i].step);
-      CHECK((x.curve[i].objective == y.curve[i].objective ||
-             (std::isnan(x.curve[i].objective) && std::isnan(y.curve[i].objective))));
-    }
-  }
-  CHECK(a.best().id == b.best().id);
+  CHECK(test_support::study_difference(a, b) == "");
 }
 
 /// Runs the study one job at a time, keeping each paused trial's model.

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "study_difference.hpp"
+
 namespace {
 
 const hpt::SearchSpace space{
@@ -56,19 +58,7 @@ std::string invalid_argument_message(Action action) {
 }
 
 void require_same(const hpt::Study& a, const hpt::Study& b) {
-  REQUIRE(a.trials().size() == b.trials().size());
-  for (std::size_t k = 0; k < a.trials().size(); ++k) {
-    const hpt::Trial& x = a.trials()[k];
-    const hpt::Trial& y = b.trials()[k];
-    CAPTURE(k);
-    CHECK(x.config == y.config);
-    CHECK(x.status == y.status);
-    CHECK(x.reason == y.reason);
-    CHECK(x.rung == y.rung);
-    CHECK(x.resource == y.resource);
-    CHECK(x.result() == y.result());
-  }
-  CHECK(a.best().id == b.best().id);
+  CHECK(test_support::study_difference(a, b) == "");
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "exception_message.hpp"
+#include "parallel_support.hpp"
 
 namespace {
 
@@ -41,66 +42,13 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 std::chrono::seconds deadline() {
-#if defined(HPT_TEST_SANITIZED) || !defined(NDEBUG)
-  return std::chrono::seconds(300);
-#else
-  return std::chrono::seconds(60);
-#endif
+  return test_support::study_deadline(std::chrono::seconds(60));
 }
 
-// TSAN WORKAROUND (a false positive, not an hpt bug). A study rule's exception is thrown on the
-// coordinating thread and handed to the waiting worker through std::promise::set_exception; the
-// worker reads its what() and the coordinator may drop the last reference and free it. That is
-// correct C++ (std::exception_ptr counts references atomically), but the count lives in the
-// uninstrumented libstdc++, so ThreadSanitizer sees no order between the read and the free and
-// reports a data race (reproduced without hpt: eptr3.cpp in the report). Under TSan the tests run
-// throwing study rules on one worker only; every other build runs them on several.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool thread_sanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool thread_sanitizer = true;
-#else
-constexpr bool thread_sanitizer = false;
-#endif
-#else
-constexpr bool thread_sanitizer = false;
-#endif
-
-/// Runs `body` on a thread of its own and waits for it at most `limit`: a study that hangs fails
-/// the test instead of hanging the test program. A hung run is left behind (its thread detached;
-/// `body` owns everything it touches, so nothing it uses goes out of scope). Whatever `body`
-/// throws is rethrown here.
+/// test_support::in_time with this file's deadline (see parallel_support.hpp).
 template <class F>
-auto in_time(F body, std::chrono::seconds limit = deadline()) -> std::invoke_result_t<F&> {
-  using R = std::invoke_result_t<F&>;
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable ended;
-    bool done = false;
-    std::optional<R> result{};
-    std::exception_ptr error{};
-  };
-  auto pending = std::make_shared<Pending>();
-  std::thread([pending, body = std::move(body)]() mutable {
-    std::optional<R> result;
-    std::exception_ptr error;
-    try {
-      result.emplace(body());
-    } catch (...) {
-      error = std::current_exception();
-    }
-    const std::lock_guard lock(pending->mutex);
-    pending->result = std::move(result);
-    pending->error = error;
-    pending->done = true;
-    pending->ended.notify_all();
-  }).detach();
-  std::unique_lock lock(pending->mutex);
-  if (!pending->ended.wait_for(lock, limit, [&] { return pending->done; }))
-    FAIL("tune() did not return within " << limit.count() << " s: a deadlock");
-  if (pending->error) std::rethrow_exception(pending->error);
-  return std::move(*pending->result);
+auto in_time(F body, std::chrono::seconds limit = deadline()) {
+  return test_support::in_time(std::move(body), limit);
 }
 
 /// The message of what `body` throws, run in time (see in_time); "(no exception)" if nothing.
@@ -419,10 +367,7 @@ TEST_CASE(
 TEST_CASE("a study rule that throws fails that trial; it runs on the thread that called tune()",
           "[engine][parallel][faults][policy]") {
   const hpt::SearchSpace space = fault_space({"none", "policy", "step"}, 8);
-  // TSAN WORKAROUND (see thread_sanitizer): one worker only under ThreadSanitizer.
-  const std::vector<std::size_t> worker_counts =
-      thread_sanitizer ? std::vector<std::size_t>{1} : std::vector<std::size_t>{1, 4};
-  for (const std::size_t workers : worker_counts) {
+  for (const std::size_t workers : {std::size_t{1}, std::size_t{4}}) {
     INFO(workers << " workers");
     struct Result {
       hpt::Study study;
@@ -622,7 +567,6 @@ TEST_CASE(
     const char* name;
     std::function<std::string()> run;
     const char* message;
-    bool study_rule_throws = false;  ///< Skipped under TSan (see thread_sanitizer).
   };
   const std::vector<Case> cases{
       {"a step throws", [] { return slow_failure(Fault::step, 4, hpt::NoStopping{}); },
@@ -636,10 +580,10 @@ TEST_CASE(
       {"a trial rule throws", [] { return slow_failure(Fault::policy, 4, Bomb{}); },
        "E_opt is 0 at step 1"},
       {"a study rule throws (on the coordinator)",
-       [&] { return slow_failure(Fault::policy, 4, study_bomb); }, "E_opt is 0 at step 1", true},
+       [&] { return slow_failure(Fault::policy, 4, study_bomb); }, "E_opt is 0 at step 1"},
       {"a study rule throws, with MedianStopping",
        [&] { return slow_failure(Fault::policy, 8, hpt::MedianStopping{} | study_bomb); },
-       "E_opt is 0 at step 1", true},
+       "E_opt is 0 at step 1"},
       {"an observer's on_trial_end throws",
        [] { return slow_failure(Fault::none, 4, hpt::NoStopping{}, ThrowsOnTrial{.at = 2}); },
        "disk full"},
@@ -653,7 +597,6 @@ TEST_CASE(
        [&] { return slow_failure(Fault::none, 8, median, ThrowsOnTrial{.at = 2}); }, "disk full"},
   };
   for (const Case& c : cases) {
-    if (thread_sanitizer && c.study_rule_throws) continue;  // TSAN WORKAROUND
     INFO(c.name);
     CHECK(c.run() == c.message);
     CHECK(Usage::alive == 0);  // every trainable was freed: the pool joined, nothing leaked
@@ -664,6 +607,87 @@ TEST_CASE(
   CHECK(slow_failure(Fault::step, 1, median) == "bad minibatch");
   CHECK(slow_failure(Fault::policy, 1, study_bomb) == "E_opt is 0 at step 1");
   CHECK(Usage::alive == 0);
+}
+
+namespace {
+/// A study rule that throws something that is not a std::exception at its trial's second step.
+struct ThrowsInt {
+  hpt::Verdict check(const hpt::StepReport& report) {
+    if (report.trial == 2 && report.step == 2) throw 7;
+    return {};
+  }
+  void trial_ended(const hpt::TrialEnded&) {}
+};
+static_assert(hpt::StudyRule<ThrowsInt>);
+}  // namespace
+
+TEST_CASE("A study rule's exception is the one tune() throws, from any worker",
+          "[engine][parallel][faults][catch_exceptions]") {
+  // The rule runs on the coordinator and its worker gets only the message; what leaves tune()
+  // is the rule's own exception, its type intact.
+  for (const std::size_t workers : {std::size_t{1}, std::size_t{4}}) {
+    INFO(workers << " workers");
+    Usage::reset();
+    const auto thrown = in_time([workers] {
+      try {
+        (void)hpt::tune(hpt::SearchSpace{hpt::uniform("x", 0.0, 1.0).grid(24)},
+                        [](const hpt::Config& config) {
+                          return std::make_unique<Slow>(config, 24, 2, Fault::policy);
+                        },
+                        hpt::GridSearch{.max_resource = slow_budget}, StudyBomb{},
+                        {.catch_exceptions = false, .workers = workers});
+      } catch (const std::domain_error& error) {
+        return std::string("domain_error: ") + error.what();
+      } catch (...) {
+        return std::string("another type");
+      }
+      return std::string("nothing");
+    });
+    CHECK(thrown == "domain_error: E_opt is 0 at step 1");
+    CHECK(Usage::alive == 0);
+  }
+}
+
+TEST_CASE("A study rule that throws a non-standard exception fails its trial, on any worker",
+          "[engine][parallel][faults]") {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0).grid(8)};
+  const auto make = [](const hpt::Config& config) {
+    return std::make_unique<Slow>(config, 8, 99, Fault::none);
+  };
+  for (const std::size_t workers : {std::size_t{1}, std::size_t{4}}) {
+    INFO(workers << " workers");
+    Usage::reset();
+    const hpt::Study study = in_time([space, make, workers] {
+      return hpt::tune(space, make, hpt::GridSearch{.max_resource = 3}, ThrowsInt{},
+                       {.workers = workers});
+    });
+    REQUIRE(study.trials().size() == 8);
+    for (const auto& trial : study.trials()) {
+      INFO("trial " << trial.id << ": " << trial.reason);
+      if (trial.id == 2) {
+        CHECK(trial.status == hpt::TrialStatus::failed);
+        CHECK(trial.failure == hpt::FailureStage::policy);
+        CHECK(trial.reason == "the stopping policy threw a non-standard exception at step 2");
+        CHECK(trial.curve.size() == 2);
+      } else {
+        CHECK(trial.status == hpt::TrialStatus::completed);
+      }
+    }
+    // With catch_exceptions = false the int itself leaves tune().
+    const int thrown = in_time([space, make, workers] {
+      try {
+        (void)hpt::tune(space, make, hpt::GridSearch{.max_resource = 3}, ThrowsInt{},
+                        {.catch_exceptions = false, .workers = workers});
+      } catch (int value) {
+        return value;
+      } catch (...) {
+        return -1;
+      }
+      return 0;
+    });
+    CHECK(thrown == 7);
+    CHECK(Usage::alive == 0);
+  }
 }
 
 // A regression test: Coordinator::run_pool takes the workers' events in batches; when apply()

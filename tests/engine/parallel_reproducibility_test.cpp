@@ -36,90 +36,27 @@
 #include <utility>
 #include <vector>
 
+#include "parallel_support.hpp"
+#include "study_difference.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 // ---- Seeded hashing and random short waits. ----
 
-constexpr std::uint64_t mix(std::uint64_t z) noexcept {  // splitmix64's finaliser
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/// A hash of a configuration's printed form: the same configuration, the same key, in every run.
-std::uint64_t key_of(const hpt::Config& config) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (const char c : config.to_string()) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return mix(hash);
-}
-
-/// A number in [0, 1) from a hash.
-double unit(std::uint64_t hash) {
-  return static_cast<double>(hash >> 11) * 0x1p-53;
-}
-
-/// Waits hash % (most + 1) microseconds, asleep or spinning (by another bit of the hash).
-void jitter(std::uint64_t hash, std::uint64_t most_microseconds) {
-  const auto wait =
-      std::chrono::microseconds(static_cast<std::int64_t>(hash % (most_microseconds + 1)));
-  if ((hash >> 40) & 1) {
-    std::this_thread::sleep_for(wait);
-    return;
-  }
-  const auto until = Clock::now() + wait;
-  while (Clock::now() < until) {
-  }
-}
+using test_support::jitter;
+using test_support::key_of;
+using test_support::mix;
+using test_support::unit;
 
 // ---- Running a study with a deadline. ----
 
-std::chrono::seconds deadline() {
-#if defined(HPT_TEST_SANITIZED) || !defined(NDEBUG)
-  return std::chrono::seconds(600);
-#else
-  return std::chrono::seconds(120);
-#endif
-}
-
-/// Runs `body` on a thread of its own and waits for it at most deadline(): a study that hangs
-/// fails the test instead of hanging the test program. A hung run is left behind (its thread
-/// detached; `body` owns everything it touches, so nothing it uses goes out of scope).
+/// test_support::in_time with this file's deadline (see parallel_support.hpp).
 template <class F>
-auto in_time(F body) -> std::invoke_result_t<F&> {
-  using R = std::invoke_result_t<F&>;
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable ended;
-    bool done = false;
-    std::optional<R> result{};
-    std::exception_ptr error{};
-  };
-  auto pending = std::make_shared<Pending>();
-  std::thread([pending, body = std::move(body)]() mutable {
-    std::optional<R> result;
-    std::exception_ptr error;
-    try {
-      result.emplace(body());
-    } catch (...) {
-      error = std::current_exception();
-    }
-    const std::lock_guard lock(pending->mutex);
-    pending->result = std::move(result);
-    pending->error = error;
-    pending->done = true;
-    pending->ended.notify_all();
-  }).detach();
-  std::unique_lock lock(pending->mutex);
-  if (!pending->ended.wait_for(lock, deadline(), [&] { return pending->done; }))
-    FAIL("the study did not end within " << deadline().count() << " s: a deadlock");
-  if (pending->error) std::rethrow_exception(pending->error);
-  return std::move(*pending->result);
+auto in_time(F body) {
+  return test_support::in_time(std::move(body),
+                               test_support::study_deadline(std::chrono::seconds(120)));
 }
 
 // ---- Trainables. ----
@@ -267,89 +204,7 @@ static_assert(!hpt::Checkpointable<Noisy>);
 static_assert(hpt::Checkpointable<Checkpointed<false>>);
 static_assert(hpt::Resettable<Reused, hpt::Config>);
 
-// ---- Comparing studies. ----
-
-bool same_number(double a, double b) {
-  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b) ||
-         (std::isnan(a) && std::isnan(b));
-}
-
-std::string text(double value) {
-  std::ostringstream out;
-  out.precision(17);
-  out << value;
-  return out.str();
-}
-
-/// Where two studies differ (wall times aside), one line per difference, at most 12; empty when
-/// they are the same.
-std::string difference(const hpt::Study& a, const hpt::Study& b) {
-  std::ostringstream out;
-  int lines = 0;
-  auto differ = [&](const std::string& where, const std::string& x, const std::string& y) {
-    if (++lines <= 12) out << where << ": " << x << " | " << y << '\n';
-  };
-  if (a.trials().size() != b.trials().size())
-    differ("trial count", std::to_string(a.trials().size()), std::to_string(b.trials().size()));
-  if (a.interrupted() != b.interrupted()) differ("interrupted", "", "");
-  if (a.observer_errors().size() != b.observer_errors().size()) differ("observer errors", "", "");
-  const std::size_t n = std::min(a.trials().size(), b.trials().size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const hpt::Trial& x = a.trial(i);
-    const hpt::Trial& y = b.trial(i);
-    const std::string at = "trial " + std::to_string(i);
-    if (x.id != y.id) differ(at + " id", std::to_string(x.id), std::to_string(y.id));
-    if (!(x.config == y.config)) differ(at + " config", x.config.to_string(), y.config.to_string());
-    if (x.status != y.status)
-      differ(at + " status", std::string(hpt::to_string(x.status)),
-             std::string(hpt::to_string(y.status)));
-    if (x.reason != y.reason) differ(at + " reason", x.reason, y.reason);
-    if (x.stopped_by != y.stopped_by) differ(at + " stopped_by", x.stopped_by, y.stopped_by);
-    if (x.failure != y.failure)
-      differ(at + " failure", std::string(hpt::to_string(x.failure)),
-             std::string(hpt::to_string(y.failure)));
-    if (x.bracket != y.bracket)
-      differ(at + " bracket", std::to_string(x.bracket), std::to_string(y.bracket));
-    if (x.rung != y.rung) differ(at + " rung", std::to_string(x.rung), std::to_string(y.rung));
-    if (x.resource != y.resource)
-      differ(at + " resource", std::to_string(x.resource), std::to_string(y.resource));
-    if (!same_number(x.result(), y.result()))
-      differ(at + " result", text(x.result()), text(y.result()));
-    if (x.result_step() != y.result_step())
-      differ(at + " result_step", std::to_string(x.result_step()), std::to_string(y.result_step()));
-    if (x.curve.size() != y.curve.size()) {
-      differ(at + " curve length", std::to_string(x.curve.size()), std::to_string(y.curve.size()));
-      continue;
-    }
-    for (std::size_t s = 0; s < x.curve.size(); ++s) {
-      const hpt::Step& p = x.curve[s];
-      const hpt::Step& q = y.curve[s];
-      const std::string point = at + " curve[" + std::to_string(s) + "]";
-      if (p.step != q.step) differ(point + " step", std::to_string(p.step), std::to_string(q.step));
-      if (!same_number(p.objective, q.objective))
-        differ(point + " objective", text(p.objective), text(q.objective));
-      if (p.values.size() != q.values.size()) {
-        differ(point + " values", std::to_string(p.values.size()), std::to_string(q.values.size()));
-        continue;
-      }
-      for (std::size_t v = 0; v < p.values.size(); ++v) {
-        if (p.values[v].first != q.values[v].first)
-          differ(point + " value name", p.values[v].first, q.values[v].first);
-        if (!same_number(p.values[v].second, q.values[v].second))
-          differ(point + " value " + p.values[v].first, text(p.values[v].second),
-                 text(q.values[v].second));
-      }
-    }
-  }
-  if (a.has_best() != b.has_best()) {
-    differ("has_best", a.has_best() ? "yes" : "no", b.has_best() ? "yes" : "no");
-  } else if (a.has_best() && a.best().id != b.best().id) {
-    differ("best().id", std::to_string(a.best().id), std::to_string(b.best().id));
-  }
-  if (a.leaderboard() != b.leaderboard()) differ("leaderboard order", "", "");
-  if (lines > 12) out << "... " << lines - 12 << " more differences\n";
-  return out.str();
-}
+using test_support::study_difference;
 
 // ---- Running the same study on 1, 2 and 8 workers. ----
 
@@ -414,7 +269,7 @@ void check_reproducible(const std::string& label, const hpt::SearchSpace& space,
     options.workers = workers;
     const Run parallel = run<T>(space, strategy, policy, options);
     INFO(label << ": 1 worker against " << workers << " workers");
-    CHECK(difference(serial.study, parallel.study) == "");
+    CHECK(study_difference(serial.study, parallel.study) == "");
     ++tally.parallel_runs;
     if (parallel.end_order != serial.end_order) ++tally.reordered;
   }
@@ -518,7 +373,7 @@ TEST_CASE("checkpointed Hyperband trials (checkpoint_paused) are the same on 1, 
     Checkpointed<false>::restores = 0;
     const Run saved = run<Checkpointed<false>>(
         space, hyperband, policy, {.seed = 6, .checkpoint_paused = true, .workers = workers});
-    CHECK(difference(kept.study, saved.study) == "");
+    CHECK(study_difference(kept.study, saved.study) == "");
     CHECK(Checkpointed<false>::saves > 20);
     CHECK(Checkpointed<false>::restores > 5);
   }
@@ -551,6 +406,52 @@ TEST_CASE("reused (reset) trainables give the same study on 1, 2 and 8 workers",
     const Run fresh = run<Noisy>(space, hpt::Hyperband{.max_resource = 27}, policy, {.seed = 11});
     const Run reused = run<Reused>(space, hpt::Hyperband{.max_resource = 27}, policy,
                                    {.seed = 11, .workers = workers});
-    CHECK(difference(fresh.study, reused.study) == "");
+    CHECK(study_difference(fresh.study, reused.study) == "");
   }
+}
+
+TEST_CASE("with reproducible_lag, MedianStopping studies on 2 and 8 workers equal the study on 1",
+          "[engine][parallel][reproducible][median]") {
+  // The rule judges each step against the trials whose ends were told before the trial's job was
+  // handed out, in hand-out order: the same set for any number of workers, though the ends
+  // themselves arrive in other orders.
+  Tally tally;
+  const auto median = hpt::MedianStopping{.startup_trials = 3, .warmup_steps = 1};
+  const auto median_and_divergence = median | hpt::Divergence{};
+  for (const std::size_t lag : {std::size_t{0}, std::size_t{3}, std::size_t{16}}) {
+    const std::string with = " with MedianStopping, lag " + std::to_string(lag);
+    const hpt::StudyOptions options{.seed = 11 + lag, .reproducible_lag = lag};
+    check_reproducible<Noisy>("GridSearch shuffled" + with, space,
+                              hpt::GridSearch{.max_resource = 9, .shuffle = true}, median, options,
+                              9, tally);
+    check_reproducible<Noisy>("RandomSearch" + with + " | Divergence", space,
+                              hpt::RandomSearch{.trials = 40, .max_resource = 9},
+                              median_and_divergence, options, 9, tally);
+    check_reproducible<Noisy>(
+        "SuccessiveHalving" + with, space,
+        hpt::SuccessiveHalving{.configurations = 27, .min_resource = 1, .max_resource = 27}, median,
+        options, 27, tally);
+    check_reproducible<Noisy>("Hyperband" + with + " | Divergence", space,
+                              hpt::Hyperband{.max_resource = 27}, median_and_divergence, options,
+                              27, tally);
+    check_reproducible<Noisy>("Asha" + with, space,
+                              hpt::Asha{.trials = 40, .min_resource = 1, .max_resource = 27},
+                              median, options, 27, tally);
+  }
+  tally.check_seen({"completed", "pruned", "diverged", "failed in construct", "failed in step"});
+  INFO(tally.reordered << " of " << tally.parallel_runs << " parallel runs ended trials in "
+                       << "another order than the serial run");
+  CHECK(tally.reordered > tally.parallel_runs / 2);
+}
+
+TEST_CASE("with reproducible_lag = 0, a MedianStopping study on several workers is the serial one",
+          "[engine][parallel][reproducible][median]") {
+  // Lag 0 hands out a job only when every earlier result is in: the sequential study, whose rule
+  // saw every earlier end, on any number of workers.
+  const auto median = hpt::MedianStopping{.startup_trials = 3, .warmup_steps = 1};
+  const hpt::Asha asha{.trials = 30, .min_resource = 1, .max_resource = 27};
+  const Run sequential = run<Noisy>(space, asha, median, {.seed = 5});
+  const Run lagged =
+      run<Noisy>(space, asha, median, {.seed = 5, .workers = 4, .reproducible_lag = 0});
+  CHECK(study_difference(sequential.study, lagged.study) == "");
 }

@@ -34,6 +34,9 @@
 #include <utility>
 #include <vector>
 
+#include "parallel_support.hpp"
+#include "study_difference.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -51,71 +54,15 @@ std::size_t stress_trials() {
 #endif
 }
 
-constexpr std::uint64_t mix(std::uint64_t z) noexcept {  // splitmix64's finaliser
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using test_support::jitter;
+using test_support::mix;
+using test_support::unit;
 
-double unit(std::uint64_t hash) {
-  return static_cast<double>(hash >> 11) * 0x1p-53;
-}
-
-/// Waits hash % (most + 1) microseconds, asleep or spinning (by another bit of the hash).
-void jitter(std::uint64_t hash, std::uint64_t most_microseconds) {
-  const auto wait =
-      std::chrono::microseconds(static_cast<std::int64_t>(hash % (most_microseconds + 1)));
-  if ((hash >> 40) & 1) {
-    std::this_thread::sleep_for(wait);
-    return;
-  }
-  const auto until = Clock::now() + wait;
-  while (Clock::now() < until) {
-  }
-}
-
-std::chrono::seconds deadline() {
-#if defined(HPT_TEST_SANITIZED) || !defined(NDEBUG)
-  return std::chrono::seconds(900);
-#else
-  return std::chrono::seconds(120);
-#endif
-}
-
-/// Runs `body` on a thread of its own and waits for it at most deadline(): a study that hangs
-/// fails the test instead of hanging the test program. A hung run is left behind (its thread
-/// detached; `body` owns everything it touches, so nothing it uses goes out of scope).
+/// test_support::in_time with this file's deadline (see parallel_support.hpp).
 template <class F>
-auto in_time(F body) -> std::invoke_result_t<F&> {
-  using R = std::invoke_result_t<F&>;
-  struct Pending {
-    std::mutex mutex;
-    std::condition_variable ended;
-    bool done = false;
-    std::optional<R> result{};
-    std::exception_ptr error{};
-  };
-  auto pending = std::make_shared<Pending>();
-  std::thread([pending, body = std::move(body)]() mutable {
-    std::optional<R> result;
-    std::exception_ptr error;
-    try {
-      result.emplace(body());
-    } catch (...) {
-      error = std::current_exception();
-    }
-    const std::lock_guard lock(pending->mutex);
-    pending->result = std::move(result);
-    pending->error = error;
-    pending->done = true;
-    pending->ended.notify_all();
-  }).detach();
-  std::unique_lock lock(pending->mutex);
-  if (!pending->ended.wait_for(lock, deadline(), [&] { return pending->done; }))
-    FAIL("the study did not end within " << deadline().count() << " s: a deadlock");
-  if (pending->error) std::rethrow_exception(pending->error);
-  return std::move(*pending->result);
+auto in_time(F body) {
+  return test_support::in_time(std::move(body),
+                               test_support::study_deadline(std::chrono::seconds(180)));
 }
 
 // ---- The trainable. ----
@@ -280,35 +227,6 @@ std::string audit(const Audited& audited, std::optional<std::size_t> planned) {
   return out.str();
 }
 
-/// Where two studies of an order-independent strategy differ in what their trials did.
-std::string difference(const hpt::Study& a, const hpt::Study& b) {
-  std::ostringstream out;
-  int lines = 0;
-  auto differ = [&](const std::string& what) {
-    if (++lines <= 8) out << what << '\n';
-  };
-  if (a.trials().size() != b.trials().size())
-    differ("trial counts " + std::to_string(a.trials().size()) + " and " +
-           std::to_string(b.trials().size()));
-  const std::size_t n = std::min(a.trials().size(), b.trials().size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const hpt::Trial& x = a.trial(i);
-    const hpt::Trial& y = b.trial(i);
-    const bool same_result =
-        std::bit_cast<std::uint64_t>(x.result()) == std::bit_cast<std::uint64_t>(y.result()) ||
-        (std::isnan(x.result()) && std::isnan(y.result()));
-    if (!(x.config == y.config) || x.status != y.status || x.reason != y.reason ||
-        x.failure != y.failure || x.stopped_by != y.stopped_by || x.resource != y.resource ||
-        x.rung != y.rung || x.bracket != y.bracket || !same_result)
-      differ("trial " + std::to_string(i) + ": " + std::string(hpt::to_string(x.status)) + " (" +
-             x.reason + ") | " + std::string(hpt::to_string(y.status)) + " (" + y.reason + ")");
-  }
-  if (a.has_best() != b.has_best() || (a.has_best() && a.best().id != b.best().id))
-    differ("best trials differ");
-  if (lines > 8) out << "... " << lines - 8 << " more\n";
-  return out.str();
-}
-
 /// ASHA's invariants: rung and resource agree with the rungs' resources, a completed trial reached
 /// the top (or finished by itself), a pruned one paused at the end of a rung below the top, and
 /// every rung promoted at least the best floor(|rung| / eta) of its results that could go on (at
@@ -422,7 +340,7 @@ hpt::Study check_accounted(const std::string& label, const hpt::SearchSpace& spa
       if (!serial)
         serial = audited.study;
       else
-        CHECK(difference(*serial, audited.study) == "");
+        CHECK(test_support::study_difference(*serial, audited.study) == "");
     } else {
       CHECK(asha_invariants(audited.study, strategy) == "");
     }

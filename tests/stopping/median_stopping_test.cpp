@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "hpt/stopping/median_stopping.hpp"
@@ -308,4 +310,122 @@ TEST_CASE(
   REQUIRE_THROWS_WITH(feed(policy, 0, 1, stopping_test::infinity), Catch::Contains("inf"));
   policy.trial_ended({7, hpt::TrialStatus::failed, 0});  // it never reported a step
   REQUIRE_THROWS_WITH(feed(policy, 7, 1, 1.0), Catch::Contains("after it ended"));
+}
+
+TEST_CASE("MedianStopping: the median with extra values agrees with sorting", "[median]") {
+  // median_with() joins values to the heaps' window around the middle; extras may lie below,
+  // inside or above everything, and tie with it.
+  std::mt19937 random(2024);
+  std::uniform_real_distribution<double> uniform(-10.0, 10.0);
+  for (int round = 0; round < 400; ++round) {
+    const std::size_t base_size = random() % 60;
+    const std::size_t extra_size = 1 + random() % 12;
+    const int where = round % 4;  // 0: mixed, 1: all below, 2: all above, 3: ties
+    hpt::detail::RunningMedian median;
+    std::vector<double> all;
+    for (std::size_t i = 0; i < base_size; ++i) {
+      const double value = where == 3 ? std::floor(uniform(random) / 5) : uniform(random);
+      median.insert(value);
+      all.push_back(value);
+    }
+    std::vector<double> extra;
+    for (std::size_t i = 0; i < extra_size; ++i) {
+      double value = uniform(random);
+      if (where == 1) value -= 100;
+      if (where == 2) value += 100;
+      if (where == 3) value = std::floor(value / 5);
+      extra.push_back(value);
+      all.push_back(value);
+    }
+    const double before = median.median();
+    std::sort(all.begin(), all.end());
+    const std::size_t middle = all.size() / 2;
+    const double expected =
+        all.size() % 2 == 1 ? all[middle] : all[middle - 1] / 2 + all[middle] / 2;
+    INFO("round " << round << ": " << base_size << " values and " << extra_size << " extra");
+    REQUIRE(median.median_with(extra) == expected);
+    // The extras were not kept and the heaps are as they were.
+    REQUIRE(median.size() == base_size);
+    REQUIRE((median.median() == before || (std::isnan(before) && std::isnan(median.median()))));
+  }
+}
+
+namespace {
+/// The table's three references (trials 0, 1, 2) ending at epochs 1, 2, 3 with a lag of 3, so
+/// that none is settled: a check at epoch e sees the first e of them.
+void play_table_with_epochs(hpt::MedianStopping& policy) {
+  const std::vector<std::vector<double>> curves{
+      {1.0, 0.5, 0.75, 0.25}, {2.0, 1.0, 1.5, -2.5}, {0.5, 0.5, 0.5}};
+  for (std::size_t trial = 0; trial < curves.size(); ++trial) {
+    for (std::size_t index = 0; index < curves[trial].size(); ++index)
+      (void)feed(policy, trial, static_cast<std::int64_t>(index + 1), curves[trial][index]);
+    policy.trial_ended({.trial = trial,
+                        .status = hpt::TrialStatus::completed,
+                        .steps = static_cast<std::int64_t>(curves[trial].size()),
+                        .epoch = trial + 1,
+                        .settled = 0});
+  }
+}
+
+/// The step at which the policy stops `curve` of `trial` checked at `epoch`; 0 if it never does.
+std::int64_t stop_step_at(hpt::MedianStopping& policy, const std::vector<double>& curve,
+                          std::size_t trial, std::size_t epoch, std::string* reason = nullptr) {
+  for (std::size_t index = 0; index < curve.size(); ++index) {
+    const auto step = static_cast<std::int64_t>(index + 1);
+    const hpt::Metrics metrics{.objective = curve[index]};
+    const hpt::StepReport report{.trial = trial,
+                                 .step = step,
+                                 .objective = curve[index],
+                                 .metrics = &metrics,
+                                 .epoch = epoch};
+    const hpt::Verdict verdict = policy.check(report);
+    if (verdict.stops()) {
+      if (reason) *reason = verdict.reason;
+      return step;
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("MedianStopping: a check sees only the ends of its epoch (reproducible_lag)",
+          "[median][reproducible]") {
+  // Medians of the running averages by epoch (see play_table):
+  //   epoch 1: trial 0 only; startup_trials = 2 keeps the rule quiet.
+  //   epoch 2: trials 0, 1: step 1 {1.0, 2.0} -> 1.5, step 2 {0.75, 1.5} -> 1.125, step 3 the same.
+  //   epoch 3: trials 0, 1, 2: step 2 -> 0.75, as in the hand-worked table.
+  const std::vector<double> curve{0.875, 0.875, 0.875};
+  hpt::MedianStopping policy{.startup_trials = 2};
+  play_table_with_epochs(policy);
+  CHECK(policy.reference_trials == 0);  // nothing settled yet
+  CHECK(policy.unsettled_ends.size() == 3);
+  CHECK(stop_step_at(policy, curve, 5, 1) == 0);
+  CHECK(stop_step_at(policy, curve, 6, 2) == 0);
+  std::string reason;
+  CHECK(stop_step_at(policy, curve, 7, 3, &reason) == 2);
+  CHECK_THAT(reason, Catch::Contains("median 0.75") && Catch::Contains("3 ended trials at step 2"));
+  // A later check at a smaller epoch still sees only its own ends.
+  CHECK(stop_step_at(policy, curve, 8, 2) == 0);
+  // 1.25 > 1.125 at step 2 of epoch 2 (two trials: the mean of the middle two).
+  CHECK(stop_step_at(policy, {1.25, 1.25}, 9, 2, &reason) == 2);
+  CHECK_THAT(reason, Catch::Contains("median 1.125") && Catch::Contains("2 ended trials"));
+
+  // A failed trial's end settles epochs up to 2: trials 0 and 1 are merged, trial 2 waits.
+  policy.trial_ended({.trial = 3, .status = hpt::TrialStatus::failed, .epoch = 4, .settled = 2});
+  CHECK(policy.reference_trials == 2);
+  CHECK(policy.unsettled_ends.size() == 1);
+  CHECK(stop_step_at(policy, curve, 10, 2) == 0);
+  CHECK(stop_step_at(policy, curve, 11, 3) == 2);
+  // The same answers as a policy that saw every end at once.
+  hpt::MedianStopping at_once{.startup_trials = 2};
+  play_table(at_once);
+  CHECK(stop_step_at(at_once, curve, 11, std::numeric_limits<std::size_t>::max()) == 2);
+
+  // Epoch 1 was merged away: a check there, or an end that goes back, is a caller's bug.
+  CHECK_THROWS_WITH(stop_step_at(policy, curve, 12, 1), Catch::Contains("trial 12") &&
+                                                            Catch::Contains("epoch 1") &&
+                                                            Catch::Contains("settled epoch 2"));
+  CHECK_THROWS_WITH(
+      policy.trial_ended({.trial = 13, .status = hpt::TrialStatus::completed, .epoch = 1}),
+      Catch::Contains("trial 13") && Catch::Contains("epoch 1"));
 }

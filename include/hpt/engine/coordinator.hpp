@@ -19,6 +19,7 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -53,6 +54,10 @@ inline void check_enqueued(const SearchSpace& space, const std::vector<Config>& 
     }
   }
 }
+
+/// @brief Thrown on a worker when the study rule threw something other than a std::exception on
+/// the coordinator: the trial fails as it would inline.
+struct NonStandardRuleError {};
 
 /// @brief Set by the SIGINT handler that StudyOptions::stop_on_interrupt installs.
 inline std::atomic<bool> interrupt_requested{false};
@@ -91,10 +96,14 @@ class Coordinator {
            abort_.load(std::memory_order_relaxed);
   }
   [[nodiscard]] Verdict judge(const StepReport& report) {
-    if constexpr (StudyRule<Policy>)
-      return policy_.check(report);
-    else
+    if constexpr (StudyRule<Policy>) {
+      if (!options_.reproducible_lag) return policy_.check(report);
+      StepReport seen = report;  // the ends told before this trial's job was handed out
+      seen.epoch = visible_of_.at(report.trial);
+      return policy_.check(seen);
+    } else {
       return {};  // trial rules are judged by the runner
+    }
   }
   void step(std::size_t trial, Step&& point) {
     apply_step(study_.trials()[trial], std::move(point));
@@ -107,49 +116,105 @@ class Coordinator {
     std::size_t trial;
     std::vector<Step> points;
   };
+  /// A study rule's answer to a worker. When the rule throws, the worker gets the message and
+  /// the exception itself stays on the coordinator's thread (rule_errors_): an exception object
+  /// shared across threads is freed by whichever drops it last, an order ThreadSanitizer cannot
+  /// see inside libstdc++'s reference count.
+  struct Ruling {
+    Verdict verdict{};
+    std::optional<std::string> error{};  ///< The rule threw: what() (or a generic message).
+    bool standard = true;                ///< It threw a std::exception.
+  };
   struct Judge {
     const StepReport* report;
-    std::promise<Verdict>* verdict;
+    std::promise<Ruling>* ruling;
   };
-  using Event = std::variant<Steps, Judge, JobDone>;
+  /// A worker finished its batch of jobs and is free.
+  struct WorkerFree {};
+  using Event = std::variant<Steps, Judge, JobDone, WorkerFree>;
 
-  /// @brief A runner's sink on a worker: steps go out in batches (at most a millisecond late, so
-  /// observers see long steps as they happen and trivial ones cost one lock per batch).
+  /// @brief A runner's sink on a worker, for one batch of jobs: steps and job ends go out
+  /// together at most a millisecond late (so observers see long steps as they happen and trivial
+  /// jobs cost one lock per batch), and at once before a question to the study rule and at the
+  /// end of the batch.
   class WorkerSink {
    public:
-    WorkerSink(Coordinator& coordinator, executors::EventQueue<Event>& queue, std::size_t trial)
-        : coordinator_(coordinator), queue_(queue), trial_(trial), flushed_(Clock::now()) {}
+    WorkerSink(Coordinator& coordinator, executors::EventQueue<Event>& queue)
+        : coordinator_(coordinator), queue_(queue), flushed_(Clock::now()) {}
     [[nodiscard]] bool stop_requested() const noexcept { return coordinator_.stop_requested(); }
     Verdict judge(const StepReport& report) {
       flush();
-      std::promise<Verdict> verdict;
-      auto answer = verdict.get_future();
-      queue_.push(Judge{&report, &verdict});
-      return answer.get();  // the coordinator's exception, if its rule threw, is rethrown here
+      std::promise<Ruling> ruling;
+      auto answer = ruling.get_future();
+      queue_.push(Judge{&report, &ruling});
+      Ruling result = answer.get();
+      // The rule threw on the coordinator: end the trial here as it would end inline.
+      if (result.error && result.standard) throw std::runtime_error(*result.error);
+      if (result.error) throw NonStandardRuleError{};
+      return std::move(result.verdict);
     }
-    void step(std::size_t, Step&& point) {
+    void step(std::size_t trial, Step&& point) {
+      if (!points_.empty() && trial != points_trial_) close_steps();
+      points_trial_ = trial;
       points_.push_back(std::move(point));
-      const auto now = Clock::now();
-      if (now - flushed_ >= std::chrono::milliseconds(1)) flush(now);
+      flush_if_due();
     }
     void done(JobDone&& done) {
+      close_steps();
+      pending_.push_back(std::move(done));
+      flush_if_due();
+    }
+    /// @brief The batch is over: everything goes out, with the news that this worker is free.
+    void finish() {
+      close_steps();
+      pending_.push_back(WorkerFree{});
       flush();
-      queue_.push(std::move(done));
     }
 
    private:
-    void flush(Clock::time_point now = Clock::now()) {
-      flushed_ = now;
+    void close_steps() {
       if (points_.empty()) return;
-      queue_.push(Steps{trial_, std::move(points_)});
+      pending_.push_back(Steps{points_trial_, std::move(points_)});
       points_ = {};
+    }
+    void flush_if_due() {
+      if (Clock::now() - flushed_ >= std::chrono::milliseconds(1)) flush();
+    }
+    void flush() {
+      flushed_ = Clock::now();
+      close_steps();
+      if (!pending_.empty()) queue_.push_all(pending_);
     }
     Coordinator& coordinator_;
     executors::EventQueue<Event>& queue_;
-    std::size_t trial_;
     Clock::time_point flushed_;
+    std::size_t points_trial_ = 0;
     std::vector<Step> points_;
+    std::vector<Event> pending_;
   };
+
+  /// @brief One job of a batch and the slot of its trial.
+  struct Handed {
+    Job job;
+    Slot* slot;
+  };
+
+  /// @brief How many jobs to hand a worker at once: one while jobs are long; for trivial jobs as
+  /// many as fill about batch_seconds, so that the hand-over (a wake-up of a sleeping thread, tens
+  /// of microseconds) is paid once per batch instead of once per job.
+  [[nodiscard]] std::size_t batch_size() const noexcept {
+    constexpr double batch_seconds = 200e-6;
+    constexpr std::size_t most = 128;
+    if (!(job_seconds_ > 0)) return 1;  // no job has ended yet, or jobs take no measurable time
+    const double fit = batch_seconds / job_seconds_;
+    return fit >= static_cast<double>(most)
+               ? most
+               : std::max<std::size_t>(1, static_cast<std::size_t>(fit));
+  }
+  /// @brief Folds a job's wall time into the running mean batch_size() uses.
+  void note_job_time(double seconds) noexcept {
+    job_seconds_ = job_seconds_ > 0 ? 0.9 * job_seconds_ + 0.1 * seconds : seconds;
+  }
 
   void run_inline() {
     while (!stop_requested()) {
@@ -162,7 +227,8 @@ class Coordinator {
 
   void run_pool() {
     executors::EventQueue<Event> queue;
-    std::size_t in_flight = 0;
+    std::size_t in_flight = 0;  // jobs handed out whose end has not been applied
+    std::size_t busy = 0;       // workers running a batch
     {
       executors::ThreadPool pool(options_.workers, options_.threads_per_worker);
       // However the loop ends (an exception included), running jobs are told to stop and their
@@ -175,39 +241,61 @@ class Coordinator {
         Coordinator& self;
         executors::EventQueue<Event>& queue;
         std::size_t& in_flight;
+        std::size_t& busy;
         std::vector<Event>& events;
         std::size_t& next;
         void settle(Event& event) {
-          if (auto* judge = std::get_if<Judge>(&event)) judge->verdict->set_value({});
+          if (auto* judge = std::get_if<Judge>(&event)) judge->ruling->set_value({});
           if (std::holds_alternative<JobDone>(event)) --in_flight;
+          if (std::holds_alternative<WorkerFree>(event)) --busy;
         }
         ~Drain() {
           for (; next < events.size(); ++next) settle(events[next]);
-          if (in_flight == 0) return;
+          if (in_flight == 0 && busy == 0) return;
           self.abort_.store(true, std::memory_order_relaxed);
-          while (in_flight > 0) {
+          while (in_flight > 0 || busy > 0) {
             queue.take_all(events);
             for (auto& event : events) settle(event);
           }
         }
-      } drain{*this, queue, in_flight, events, next};
+      } drain{*this, queue, in_flight, busy, events, next};
+      std::vector<Handed> batch;
       for (;;) {
-        while (in_flight < options_.workers && !stop_requested()) {
-          const auto job = next_job();
-          if (!job) break;
-          Slot& slot = begin(*job);
-          slot.config = study_.trials()[job->trial].config;
-          ++in_flight;
-          pool.submit([this, &queue, &slot, job = *job] {
-            WorkerSink sink(*this, queue, job.trial);
-            runner_.run(slot, job, slot.config, sink);
+        while (busy < options_.workers && !stop_requested()) {
+          batch.clear();
+          for (const std::size_t size = batch_size(); batch.size() < size;) {
+            const auto job = next_job();
+            if (!job) break;
+            Slot& slot = begin(*job);
+            slot.config = study_.trials()[job->trial].config;
+            batch.push_back({*job, &slot});
+          }
+          if (batch.empty()) break;
+          ++busy;
+          in_flight += batch.size();
+          pool.submit([this, &queue, jobs = std::move(batch)] {
+            WorkerSink sink(*this, queue);
+            for (const Handed& handed : jobs) {
+              if (sink.stop_requested())  // not started: nothing to make, and it ends at once
+                runner_.interrupt(*handed.slot, handed.job, sink);
+              else
+                runner_.run(*handed.slot, handed.job, handed.slot->config, sink);
+            }
+            sink.finish();
           });
+          batch = {};
         }
-        if (in_flight == 0) break;
+        if (in_flight == 0 && busy == 0) break;
         queue.take_all(events);
         for (next = 0; next < events.size();) {
           Event& event = events[next++];
-          if (std::holds_alternative<JobDone>(event)) --in_flight;
+          if (auto* done = std::get_if<JobDone>(&event)) {
+            --in_flight;
+            note_job_time(done->wall_seconds);
+          } else if (std::holds_alternative<WorkerFree>(event)) {
+            --busy;
+            continue;
+          }
           apply(event);
         }
       }
@@ -219,13 +307,20 @@ class Coordinator {
       Trial& trial = study_.trials()[steps->trial];
       for (auto& point : steps->points) apply_step(trial, std::move(point));
     } else if (auto* judged = std::get_if<Judge>(&event)) {
+      Ruling ruling;
       try {
-        judged->verdict->set_value(judge(*judged->report));
+        ruling.verdict = judge(*judged->report);
+      } catch (const std::exception& error) {
+        ruling.error = error.what();
+        keep_rule_error(judged->report->trial);
       } catch (...) {
-        judged->verdict->set_exception(std::current_exception());
+        ruling.error = "";
+        ruling.standard = false;
+        keep_rule_error(judged->report->trial);
       }
-    } else {
-      apply_done(std::move(std::get<JobDone>(event)));
+      judged->ruling->set_value(std::move(ruling));
+    } else if (auto* done = std::get_if<JobDone>(&event)) {
+      apply_done(std::move(*done));
     }
   }
 
@@ -277,6 +372,13 @@ class Coordinator {
   }
 
   void apply_done(JobDone&& done) {
+    if (!rule_errors_.empty()) {  // the study rule's own exception, not the worker's copy
+      const auto kept = rule_errors_.find(done.job.trial);
+      if (kept != rule_errors_.end()) {
+        if (done.failure == FailureStage::policy) done.error = kept->second;
+        rule_errors_.erase(kept);
+      }
+    }
     if (done.error) std::rethrow_exception(done.error);
     Trial& trial = study_.trials()[done.job.trial];
     trial.status = done.status;
@@ -294,14 +396,17 @@ class Coordinator {
         std::isfinite(result))
       outcome.loss = as_loss(study_.direction(), result);
     outcome.can_continue = trial.status == TrialStatus::paused;
-    if (trial.finished()) end(trial);
     if (!options_.reproducible_lag) {
+      if (trial.finished()) end(trial);
       report(done.job, outcome);
       return;
     }
+    // The study rule hears of this end when the result is told, in the order jobs were handed
+    // out, so that what it knows at each check is the same for any number of workers.
+    if (trial.finished()) end(trial, /*tell_rule=*/false);
     const auto sequence = sequence_of_.at(done.job.trial);
     if (sequence >= told_ + pending_.size()) pending_.resize(sequence - told_ + 1);
-    pending_[sequence - told_] = Pending{done.job, outcome};
+    pending_[sequence - told_] = Pending{done.job, outcome, trial.finished()};
   }
 
   /// @brief Tells the scheduler (and through it the sampler) how a job went, and applies its
@@ -329,8 +434,12 @@ class Coordinator {
       if (!tell_next()) return std::nullopt;  // that job still runs: wait for it
     for (;;) {
       if (auto job = scheduler_.next()) {
-        if (job->trial >= sequence_of_.size()) sequence_of_.resize(job->trial + 1);
+        if (job->trial >= sequence_of_.size()) {
+          sequence_of_.resize(job->trial + 1);
+          visible_of_.resize(job->trial + 1);
+        }
         sequence_of_[job->trial] = issued_++;
+        visible_of_[job->trial] = told_;
         return job;
       }
       if (!tell_next()) return std::nullopt;  // none now: wait for results (or the end)
@@ -343,6 +452,7 @@ class Coordinator {
     const Pending next = *pending_.front();
     pending_.pop_front();
     ++told_;
+    if (next.ended) tell_rule_ended(study_.trials()[next.job.trial]);
     report(next.job, next.outcome);
     return true;
   }
@@ -387,11 +497,24 @@ class Coordinator {
     end(trial);
   }
 
-  void end(Trial& trial) {
-    if constexpr (StudyRule<Policy>)
-      notify_trial_ended(policy_, TrialEnded{trial.id, trial.status, trial.resource});
+  void end(Trial& trial, bool tell_rule = true) {
+    if (tell_rule) tell_rule_ended(trial);
     runner_.release(slots_[trial.id], trial.status);
     each_observer("on_trial_end", trial.id, [&](auto& o) { notify_trial_end(o, trial); });
+  }
+
+  /// @brief Tells the study rule that `trial` ended; with reproducible_lag, with the epoch (the
+  /// results told so far) and what is settled (no job still to be judged was handed out before
+  /// told_ - lag results were told).
+  void tell_rule_ended(const Trial& trial) {
+    if constexpr (StudyRule<Policy>) {
+      TrialEnded ended{trial.id, trial.status, trial.resource};
+      if (options_.reproducible_lag) {
+        ended.epoch = told_;
+        ended.settled = told_ - std::min(told_, *options_.reproducible_lag);
+      }
+      notify_trial_ended(policy_, ended);
+    }
   }
 
   /// @brief Calls f on every observer that has not thrown yet. An observer's exception is
@@ -416,6 +539,12 @@ class Coordinator {
     }
   }
 
+  /// Called from a catch block: with catch_exceptions = false the study rule's exception is
+  /// rethrown when its trial's job ends, on this thread.
+  void keep_rule_error(std::size_t trial) {
+    if (!options_.catch_exceptions) rule_errors_.insert_or_assign(trial, std::current_exception());
+  }
+
   void observer_threw(std::size_t index, const char* hook, std::optional<std::size_t> trial,
                       std::string message) {
     if (!options_.catch_exceptions) std::rethrow_exception(std::current_exception());
@@ -432,14 +561,18 @@ class Coordinator {
   std::array<bool, sizeof...(Observers)> observer_failed_{};  // thrown once: not called again
   std::deque<Slot> slots_;  // by trial id; a deque, so workers' references stay valid
   std::vector<Pruning> prunings_;
+  std::map<std::size_t, std::exception_ptr> rule_errors_;  // by trial, see Ruling
+  double job_seconds_ = 0;  // running mean of the jobs' wall times (pool only), see batch_size()
   std::atomic<bool> abort_{false};
   // reproducible_lag: results waiting to be told in the order their jobs were handed out.
   struct Pending {
     Job job;
     Outcome outcome;
+    bool ended = false;  ///< The job ended its trial: the study rule is told with the result.
   };
   std::deque<std::optional<Pending>> pending_;  // for the jobs told_, told_ + 1, ...
   std::vector<std::size_t> sequence_of_;        // by trial: its current job's place in that order
+  std::vector<std::size_t> visible_of_;         // by trial: results told when that job was issued
   std::size_t issued_ = 0;
   std::size_t told_ = 0;
 };

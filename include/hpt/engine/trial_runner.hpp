@@ -113,6 +113,10 @@ void judge_step(const Policy& policy, typename StateOf<Policy>::type& state, Sin
       if (!options.catch_exceptions) policy_exception = std::current_exception();
       policy_error = std::string("the stopping policy threw at step ") + std::to_string(steps) +
                      ": " + error.what();
+    } catch (...) {
+      if (!options.catch_exceptions) policy_exception = std::current_exception();
+      policy_error =
+          "the stopping policy threw a non-standard exception at step " + std::to_string(steps);
     }
   }
   const bool trainable_done = metrics.done;
@@ -201,6 +205,16 @@ class TrialRunner {
     if constexpr (Checkpointable<T>)  // before the outcome: a failed save() ends the trial
       if (done.status == TrialStatus::paused && options_.checkpoint_paused) save(slot, done);
     done.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    sink.done(std::move(done));
+  }
+
+  /// @brief Ends `job` unstarted because the study is stopping: interrupted, as run() ends a job
+  /// asked to stop before its first step, without making the trainable first.
+  template <class Sink>
+  void interrupt(const Slot& slot, const Job& job, Sink& sink) {
+    JobDone done{.job = job};
+    done.status = TrialStatus::interrupted;
+    done.reason = "the study was asked to stop after step " + std::to_string(slot.steps);
     sink.done(std::move(done));
   }
 

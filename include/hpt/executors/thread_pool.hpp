@@ -3,8 +3,9 @@
 /// @brief The thread-pool executor: N threads that run the coordinator's jobs, and the queue that
 /// carries their events back to it.
 ///
-/// The coordinator hands at most N jobs out at a time (one per worker), so a free worker never
-/// waits behind a queue of jobs decided too early: ASHA promotes with the newest results.
+/// The coordinator hands out at most one batch of jobs per worker, so a free worker never waits
+/// behind a queue of jobs decided too early (ASHA promotes with the newest results); a batch is
+/// one job unless jobs are so short that handing them over would cost more than running them.
 
 #include <condition_variable>
 #include <cstddef>
@@ -91,6 +92,22 @@ class EventQueue {
       events_.push_back(std::move(event));
       wake = waiting_;
     }
+    if (wake) arrived_.notify_one();
+  }
+
+  /// @brief Moves every event of `events` to the queue under one lock, in order (emptying it).
+  void push_all(std::vector<Event>& events) {
+    bool wake = false;
+    {
+      const std::lock_guard lock(mutex_);
+      if (events_.empty()) {
+        events_.swap(events);
+      } else {
+        for (auto& event : events) events_.push_back(std::move(event));
+      }
+      wake = waiting_;
+    }
+    events.clear();
     if (wake) arrived_.notify_one();
   }
 

@@ -49,6 +49,41 @@ class RunningMedian {
     return lower_.top() / 2 + upper_.top() / 2;  // halves first: no overflow near the limits
   }
 
+  /// @brief The median of these values and `extra` together, without keeping `extra` (which is
+  /// reordered): O(m log n + m log m) for m extra values. NaN when both are empty.
+  ///
+  /// The joint middle lies at most m places from this set's middle, so it is found among the
+  /// m + 1 values next to the middle on each side (taken off the heaps' tops and put back) and
+  /// `extra`: with `below` values of this set under that window, joint position p is position
+  /// p - below of the sorted window and extras. An extra smaller than some value under the window
+  /// sorts before every window value, and there are at most m of them, all before p - below (and
+  /// likewise above the window), so they never shift the answer.
+  [[nodiscard]] double median_with(std::vector<double>& extra) {
+    if (extra.empty()) return median();
+    const std::size_t reach = extra.size() + 1;
+    const std::size_t from_lower = std::min(reach, lower_.size());
+    const std::size_t from_upper = std::min(reach, upper_.size());
+    const std::size_t below = lower_.size() - from_lower;
+    const std::size_t total = size() + extra.size();
+    std::vector<double> window;
+    window.reserve(from_lower + from_upper + extra.size());
+    for (std::size_t i = 0; i < from_lower; ++i) {
+      window.push_back(lower_.top());
+      lower_.pop();
+    }
+    for (std::size_t i = 0; i < from_upper; ++i) {
+      window.push_back(upper_.top());
+      upper_.pop();
+    }
+    for (std::size_t i = 0; i < from_lower; ++i) lower_.push(window[i]);
+    for (std::size_t i = from_lower; i < window.size(); ++i) upper_.push(window[i]);
+    window.insert(window.end(), extra.begin(), extra.end());
+    std::sort(window.begin(), window.end());
+    const double low = window[(total - 1) / 2 - below];
+    const double high = window[total / 2 - below];
+    return total % 2 == 1 ? high : low / 2 + high / 2;
+  }
+
  private:
   std::priority_queue<double> lower_{};
   std::priority_queue<double, std::vector<double>, std::greater<double>> upper_{};
@@ -92,6 +127,12 @@ class RunningMedian {
 /// trials count as references, not only completed ones (docs/stopping.md has the full mapping,
 /// including the settings that reproduce Optuna's check schedule).
 ///
+/// With StudyOptions::reproducible_lag the rule is reproducible on any number of workers: a check
+/// of a trial's step uses the trials whose ends were told before that trial's job was handed out
+/// (StepReport::epoch, TrialEnded::epoch), which do not depend on timing. The ends not yet settled
+/// (at most those of the last `lag` results) wait in `unsettled_ends` and join a check's median as
+/// extra values, O(m log n) for m of them.
+///
 /// Cost: the policy keeps one RunningMedian per reported step number holding the reference
 /// trials' running averages at that step, so check() is O(1) amortised when steps are dense
 /// (O(log steps) otherwise) and a trial's end is O(steps · log n), plus O(distinct step numbers)
@@ -127,10 +168,19 @@ struct MedianStopping {
   };
   /// Per-trial bookkeeping (not configuration).
   std::vector<TrialState> trials{};
+  /// @brief A reference trial's end that later checks may or may not see (reproducible_lag).
+  struct UnsettledEnd {
+    std::size_t epoch = 0;
+    std::vector<Point> running_averages{};
+  };
   /// One entry per step number some reference trial reported, in increasing step order.
   std::vector<StepMedian> medians{};
-  /// How many reference trials have ended.
+  /// How many reference trials have ended and are merged into `medians`.
   std::int64_t reference_trials = 0;
+  /// Reference trials' ends not merged yet, epochs increasing (empty without reproducible_lag).
+  std::vector<UnsettledEnd> unsettled_ends{};
+  /// No check to come has an epoch below this (the largest TrialEnded::settled seen).
+  std::size_t settled_epoch = 0;
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
   void validate() const {
@@ -141,9 +191,14 @@ struct MedianStopping {
   }
 
   /// @brief Records the trial's step and judges it. Throws std::invalid_argument for a step that
-  /// does not follow the trial's previous one (see the class comment).
+  /// does not follow the trial's previous one (see the class comment), or an epoch below one
+  /// already settled.
   [[nodiscard]] Verdict check(const StepReport& report) {
     validate();
+    if (report.epoch < settled_epoch)  // ends it may not see were merged for good
+      throw std::invalid_argument("hpt::MedianStopping: trial " + std::to_string(report.trial) +
+                                  " was checked at epoch " + std::to_string(report.epoch) +
+                                  ", below the settled epoch " + std::to_string(settled_epoch));
     const std::int64_t step = report.step;
     if (step < 1)
       throw std::invalid_argument("hpt::MedianStopping: trial " + std::to_string(report.trial) +
@@ -174,36 +229,35 @@ struct MedianStopping {
     state.running_averages.push_back(
         {step, state.sum / static_cast<double>(state.running_averages.size() + 1)});
 
+    if (!unsettled_ends.empty()) return check_with_unsettled(report, state);
     if (reference_trials < startup_trials) return Verdict::proceed();
     if (step <= warmup_steps || (step - warmup_steps) % interval != 0) return Verdict::proceed();
-    const detail::RunningMedian* others = median_at(step);
+    detail::RunningMedian* others = median_at(step);
     if (!others || others->size() < static_cast<std::size_t>(min_trials_at_step))
       return Verdict::proceed();
-    const double median_loss = others->median();
-    if (!(state.best_loss > median_loss)) return Verdict::proceed();
-    return Verdict::prune("MedianStopping",
-                          "best objective " + number(as_loss(report.direction, state.best_loss)) +
-                              " is worse than the median " +
-                              number(as_loss(report.direction, median_loss)) +
-                              " of the running averages of " + std::to_string(others->size()) +
-                              " ended trials at step " + std::to_string(step));
+    return judge(report, state, others->median(), others->size());
   }
 
-  /// @brief Moves an ended trial's running averages into the per-step medians.
+  /// @brief Moves an ended trial's running averages into the per-step medians (once its end is
+  /// settled, see TrialEnded). Throws std::invalid_argument for an end whose epoch goes back.
   void trial_ended(const TrialEnded& ended) {
     if (ended.trial >= trials.size()) trials.resize(ended.trial + 1);  // ended before any step
     TrialState& state = trials[ended.trial];
     if (state.ended) return;
+    if (!unsettled_ends.empty() && ended.epoch < unsettled_ends.back().epoch)
+      throw std::invalid_argument(
+          "hpt::MedianStopping: trial " + std::to_string(ended.trial) + " ended at epoch " +
+          std::to_string(ended.epoch) + " after an end at epoch " +
+          std::to_string(unsettled_ends.back().epoch) + "; ends must come in epoch order");
     state.ended = true;
     const bool reference = ended.status == TrialStatus::completed ||
                            ended.status == TrialStatus::stopped ||
                            ended.status == TrialStatus::pruned;
-    if (reference && !state.running_averages.empty()) {
-      for (const Point& point : state.running_averages)
-        median_for(point.step).insert(point.running_average);
-      ++reference_trials;
-    }
+    if (reference && !state.running_averages.empty())
+      unsettled_ends.push_back({ended.epoch, std::move(state.running_averages)});
     state.running_averages = {};  // release the buffer: ended trials are never checked again
+    settled_epoch = std::max(settled_epoch, ended.settled);
+    settle();
   }
 
  private:
@@ -211,6 +265,61 @@ struct MedianStopping {
     throw std::invalid_argument("hpt::MedianStopping: " + rule + ", got " + std::to_string(value));
   }
   static std::string number(double value) { return format_short(value); }
+
+  /// @brief Merges the unsettled ends that every check to come may see.
+  void settle() {
+    std::size_t merged = 0;
+    for (; merged < unsettled_ends.size() && unsettled_ends[merged].epoch <= settled_epoch;
+         ++merged) {
+      for (const Point& point : unsettled_ends[merged].running_averages)
+        median_for(point.step).insert(point.running_average);
+      ++reference_trials;
+    }
+    unsettled_ends.erase(unsettled_ends.begin(),
+                         unsettled_ends.begin() + static_cast<std::ptrdiff_t>(merged));
+  }
+
+  /// @brief check() when some ends are not merged: the settled medians plus the unsettled ends
+  /// this check may see (epoch at most report.epoch).
+  [[nodiscard]] Verdict check_with_unsettled(const StepReport& report, const TrialState& state) {
+    const std::int64_t step = report.step;
+    std::int64_t references = reference_trials;
+    std::vector<double> extra;
+    for (const UnsettledEnd& end : unsettled_ends) {
+      if (end.epoch > report.epoch) break;  // epochs increase
+      ++references;
+      const auto at = std::lower_bound(
+          end.running_averages.begin(), end.running_averages.end(), step,
+          [](const Point& point, std::int64_t wanted) { return point.step < wanted; });
+      if (at != end.running_averages.end() && at->step == step)
+        extra.push_back(at->running_average);
+    }
+    if (references < startup_trials) return Verdict::proceed();
+    if (step <= warmup_steps || (step - warmup_steps) % interval != 0) return Verdict::proceed();
+    detail::RunningMedian* settled = median_at(step);
+    const std::size_t count = (settled ? settled->size() : 0) + extra.size();
+    if (count == 0 || count < static_cast<std::size_t>(min_trials_at_step))
+      return Verdict::proceed();
+    const double median_loss = settled ? settled->median_with(extra) : median_of(extra);
+    return judge(report, state, median_loss, count);
+  }
+
+  /// @brief The verdict of a trial whose best loss is compared with the others' median.
+  [[nodiscard]] static Verdict judge(const StepReport& report, const TrialState& state,
+                                     double median_loss, std::size_t others) {
+    if (!(state.best_loss > median_loss)) return Verdict::proceed();
+    return Verdict::prune("MedianStopping",
+                          "best objective " + number(as_loss(report.direction, state.best_loss)) +
+                              " is worse than the median " +
+                              number(as_loss(report.direction, median_loss)) +
+                              " of the running averages of " + std::to_string(others) +
+                              " ended trials at step " + std::to_string(report.step));
+  }
+
+  [[nodiscard]] static double median_of(std::vector<double>& values) {
+    detail::RunningMedian none;
+    return none.median_with(values);
+  }
 
   /// @brief The position of `step` in `medians`, or where it would go. Dense steps 1, 2, 3, ...
   /// sit at index step - 1: the engine's case costs no search.
@@ -223,7 +332,7 @@ struct MedianStopping {
             [](const StepMedian& entry, std::int64_t wanted) { return entry.step < wanted; }) -
         medians.begin());
   }
-  [[nodiscard]] const detail::RunningMedian* median_at(std::int64_t step) const {
+  [[nodiscard]] detail::RunningMedian* median_at(std::int64_t step) {
     const std::size_t index = position(step);
     return index < medians.size() && medians[index].step == step ? &medians[index].median : nullptr;
   }

@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,11 @@ struct StepReport {
   double objective = 0;      ///< The step's objective (finite: NaN/inf diverge before policies).
   const Metrics* metrics{};  ///< The full report, for policies that watch another value.
   Direction direction = Direction::minimize;  ///< The study's direction.
+  /// Which ended trials a study rule may use for this check: those whose TrialEnded::epoch is at
+  /// most this. Every ended trial unless StudyOptions::reproducible_lag is set; then the trials
+  /// whose ends were told before this trial's job was handed out, the same for any number of
+  /// workers (see docs/parallel.md).
+  std::size_t epoch = std::numeric_limits<std::size_t>::max();
 
   /// @brief The named metric of this step, or the objective when name is empty.
   [[nodiscard]] double value(std::string_view name) const {
@@ -50,6 +56,13 @@ struct TrialEnded {
   std::size_t trial = 0;
   TrialStatus status = TrialStatus::completed;
   std::int64_t steps = 0;  ///< Steps the trial did in all.
+  /// With StudyOptions::reproducible_lag: how many job results had been told when this end was
+  /// told (ends then come in the order their jobs were handed out, not as they happen); checks
+  /// whose StepReport::epoch is at least this may use the trial. 0 otherwise: every check may.
+  std::size_t epoch = 0;
+  /// No check after this end has a StepReport::epoch below this: a rule may merge the ends up to
+  /// it for good. Every end is settled unless StudyOptions::reproducible_lag is set.
+  std::size_t settled = std::numeric_limits<std::size_t>::max();
 };
 
 /// @brief A policy's answer after a step.
