@@ -1,6 +1,7 @@
 /// @file parallel_speedup.cpp
 /// @brief How much faster a CPU-bound study runs on 2 workers than on 1, and how busy the
-/// workers are: the reference MlpTrainer on the 8x8 digits under RandomSearch, Hyperband and ASHA.
+/// workers are: the reference MlpTrainer on the 8x8 digits under RandomSearch, Hyperband and ASHA,
+/// and ASHA with MedianStopping, asynchronous and reproducible (reproducible_lag).
 ///
 /// One benchmark iteration is one whole study (hpt::tune() on a fixed seed, so both worker counts
 /// run the same configurations; RandomSearch and Hyperband also do the same work, since their
@@ -67,6 +68,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -81,6 +83,7 @@
 #include "hpt/scheduling/hyperband.hpp"
 #include "hpt/space/hyperparameter.hpp"
 #include "hpt/space/search_space.hpp"
+#include "hpt/stopping/median_stopping.hpp"
 #include "hpt/trainers/mlp_trainer.hpp"
 
 namespace {
@@ -255,8 +258,9 @@ std::size_t workers_argument(const benchmark::State& state) {
 }
 
 /// Runs one study per iteration and sets the counters over all iterations.
-template <class Strategy>
-void run(benchmark::State& state, const Strategy& strategy) {
+template <class Strategy, class Policy = hpt::NoStopping>
+void run(benchmark::State& state, const Strategy& strategy, const Policy& policy = {},
+         std::optional<std::size_t> reproducible_lag = std::nullopt) {
   const std::size_t workers = workers_argument(state);
   (void)digits();  // loaded before the first timed study
   double wall = 0, busy = 0, trainer_cpu = 0, process_cpu = 0, tail = 0, gaps = 0;
@@ -274,8 +278,9 @@ void run(benchmark::State& state, const Strategy& strategy) {
     const MachineCpu machine_start = machine_cpu();
     const double cpu_start = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
     meter.origin = Clock::now();
-    const hpt::Study study = hpt::tune(space(), factory, strategy, hpt::NoStopping{},
-                                       {.seed = 42, .workers = workers}, counter);
+    const hpt::Study study =
+        hpt::tune(space(), factory, strategy, policy,
+                  {.seed = 42, .workers = workers, .reproducible_lag = reproducible_lag}, counter);
     elapsed += meter.since_origin(Clock::now());
     const double study_cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
     const MachineCpu machine_end = machine_cpu();
@@ -338,6 +343,22 @@ void BM_Asha(benchmark::State& state) {
       hpt::Asha{.trials = 500, .min_resource = 1, .max_resource = 81, .reduction_factor = 3});
 }
 
+/// ASHA with MedianStopping, a rule across trials: every step's verdict is asked of the
+/// coordinator (a round trip from the worker), and which trials have ended depends on timing.
+const auto median_stopping = hpt::MedianStopping{.startup_trials = 5, .warmup_steps = 1};
+
+void BM_AshaMedian(benchmark::State& state) {
+  run(state, hpt::Asha{.trials = 500, .min_resource = 1, .max_resource = 81, .reduction_factor = 3},
+      median_stopping);
+}
+
+/// The same study, reproducible on any number of workers (reproducible_lag = 4): what the
+/// reproducible mode costs in utilisation.
+void BM_AshaMedianLag4(benchmark::State& state) {
+  run(state, hpt::Asha{.trials = 500, .min_resource = 1, .max_resource = 81, .reduction_factor = 3},
+      median_stopping, std::size_t{4});
+}
+
 void worker_counts(benchmark::internal::Benchmark* benchmark) {
   benchmark->ArgName("workers")
       ->Arg(1)
@@ -351,6 +372,8 @@ void worker_counts(benchmark::internal::Benchmark* benchmark) {
 BENCHMARK(BM_RandomSearch)->Apply(worker_counts);
 BENCHMARK(BM_Hyperband)->Apply(worker_counts);
 BENCHMARK(BM_Asha)->Apply(worker_counts);
+BENCHMARK(BM_AshaMedian)->Apply(worker_counts);
+BENCHMARK(BM_AshaMedianLag4)->Apply(worker_counts);
 
 }  // namespace
 

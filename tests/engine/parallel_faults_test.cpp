@@ -814,7 +814,8 @@ void check_stopped(const Stopped& stopped, const hpt::Study& reference) {
       CHECK(stopped.ledger.ends.count(t.id) == 0);  // it has not ended: it could run on
       if (t.status == hpt::TrialStatus::interrupted)
         CHECK_THAT(t.reason,
-                   Catch::Contains("asked to stop after step " + std::to_string(t.resource)));
+                   Catch::Contains("asked to stop after step " + std::to_string(t.resource)) ||
+                       Catch::Contains("asked to stop before the trial started"));
     }
   }
 }
@@ -847,6 +848,92 @@ TEST_CASE("a stop request on 4 workers ends the study cleanly and keeps every fi
     CHECK(halted.ledger.ends.size() >= after);
     CHECK(halted.ledger.ends.size() < full.study.trials().size());  // it was cut short
   }
+}
+
+namespace {
+/// A trainable whose steps cost nothing: the pool hands its jobs out in batches. With a stop
+/// source, the first trial to reach step `stop_at` asks the study to stop, from its worker.
+struct Instant {
+  Instant(const hpt::Config& config, std::shared_ptr<std::stop_source> source, std::int64_t at)
+      : x(config.get<double>("x")), stop(std::move(source)), stop_at(at) {}
+  double step() {
+    if (++steps == stop_at && stop) stop->request_stop();
+    return x + 1.0 / static_cast<double>(steps);
+  }
+  double x;
+  std::shared_ptr<std::stop_source> stop;
+  std::int64_t stop_at;
+  std::int64_t steps = 0;
+};
+
+/// Stops a study of Instant trainables on 4 workers, by an observer after `after` trials ended
+/// or (after = 0) by the first trial to take step `stop_at` (from its worker), and checks that
+/// no trial runs, a paused one is paused at its rung's resource, and an interrupted one ran a
+/// step of its current rung. Counts the paused and the never-started trials.
+template <class Strategy>
+void check_stop_among_batches(const Strategy& strategy, std::size_t after, std::int64_t stop_at,
+                              std::uint64_t seed, std::size_t& paused, std::size_t& unstarted) {
+  const hpt::SearchSpace space{hpt::uniform("x", 0.0, 1.0)};
+  const hpt::Schedule plan = strategy.schedule(space);
+  const hpt::Study study = in_time([space, strategy, after, stop_at, seed] {
+    StopAfter stop{.source = std::make_shared<std::stop_source>(), .after = after};
+    return hpt::tune(
+        space,
+        [source = stop.source, stop_at](const hpt::Config& config) {
+          return std::make_unique<Instant>(config, source, stop_at);
+        },
+        strategy, hpt::NoStopping{}, {.seed = seed, .workers = 4, .stop = stop.source->get_token()},
+        stop);
+  });
+  CHECK(study.interrupted());
+  for (const auto& t : study.trials()) {
+    INFO("trial " << t.id << ": " << hpt::to_string(t.status) << " (" << t.reason << ")");
+    CHECK(t.status != hpt::TrialStatus::running);
+    CHECK(t.resource == static_cast<std::int64_t>(t.curve.size()));
+    // Trial::bracket is the bracket's index (Hyperband's s; its brackets run from s_max down).
+    const auto bracket = std::find_if(plan.brackets.begin(), plan.brackets.end(),
+                                      [&](const hpt::Bracket& b) { return b.index == t.bracket; });
+    REQUIRE(bracket != plan.brackets.end());
+    const auto& rungs = bracket->rungs;
+    if (t.status == hpt::TrialStatus::paused) {
+      ++paused;
+      CHECK(t.resource == rungs.at(static_cast<std::size_t>(t.rung)).resource);
+    }
+    if (t.status == hpt::TrialStatus::interrupted && t.resource == 0) {
+      ++unstarted;
+      CHECK(t.reason == "the study was asked to stop before the trial started");
+    }
+    // An interrupted trial ran a step of its current rung: one that never stepped stays paused
+    // at the rung below.
+    if (t.status == hpt::TrialStatus::interrupted && t.rung > 0)
+      CHECK(t.resource > rungs.at(static_cast<std::size_t>(t.rung) - 1).resource);
+  }
+}
+}  // namespace
+
+TEST_CASE("a stop among batches of trivial jobs leaves paused trials paused at their rung",
+          "[engine][parallel][stop]") {
+  // Jobs of a batch that had not started when the stop came: a paused trial's promotion never
+  // happened (it stays paused at its old rung, its resource that rung's), a new trial is
+  // interrupted before its first step.
+  std::size_t paused = 0, unstarted = 0;
+  for (std::uint64_t seed = 0; seed < 4; ++seed) {
+    INFO("seed " << seed);
+    for (const std::size_t after : {std::size_t{10}, std::size_t{50}, std::size_t{120}}) {
+      INFO("Hyperband stopped after " << after << " trial ends");
+      check_stop_among_batches(hpt::Hyperband{.max_resource = 81}, after, 0, seed, paused,
+                               unstarted);
+    }
+    // Successive halving: the first promoted trial to take its first step of rung 1 (step 2)
+    // stops the study from its worker, in the middle of a batch of promotions.
+    const hpt::SuccessiveHalving halving{
+        .configurations = 243, .min_resource = 1, .max_resource = 81};
+    const std::size_t paused_before = paused;
+    check_stop_among_batches(halving, 0, 2, seed, paused, unstarted);
+    CHECK(paused > paused_before);  // the rung's other promotions stayed paused
+  }
+  INFO(unstarted << " trials were handed out but never started");
+  CHECK(paused > 0);
 }
 
 TEST_CASE("a stop request on 1 worker ends the study between trials or after the current step",

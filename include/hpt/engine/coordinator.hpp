@@ -19,6 +19,7 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -164,6 +165,12 @@ class Coordinator {
       pending_.push_back(std::move(done));
       flush_if_due();
     }
+    /// @brief Sends what waits before the next job of the batch starts, so that a job's end is
+    /// never held back by a long job after it (a push costs a lock, and wakes the coordinator
+    /// only when it sleeps).
+    void before_job() {
+      if (!pending_.empty()) flush();
+    }
     /// @brief The batch is over: everything goes out, with the news that this worker is free.
     void finish() {
       close_steps();
@@ -199,21 +206,31 @@ class Coordinator {
     Slot* slot;
   };
 
-  /// @brief How many jobs to hand a worker at once: one while jobs are long; for trivial jobs as
-  /// many as fill about batch_seconds, so that the hand-over (a wake-up of a sleeping thread, tens
-  /// of microseconds) is paid once per batch instead of once per job.
-  [[nodiscard]] std::size_t batch_size() const noexcept {
-    constexpr double batch_seconds = 200e-6;
-    constexpr std::size_t most = 128;
-    if (!(job_seconds_ > 0)) return 1;  // no job has ended yet, or jobs take no measurable time
-    const double fit = batch_seconds / job_seconds_;
-    return fit >= static_cast<double>(most)
-               ? most
-               : std::max<std::size_t>(1, static_cast<std::size_t>(fit));
+  /// A batch is one job until the jobs' time per step is known; then jobs are added while the
+  /// batch's expected time (time per step x the steps each job will run) is below batch_seconds,
+  /// so that the hand-over (a wake-up of a sleeping thread, tens of microseconds) is paid once
+  /// per batch of trivial jobs instead of once per job.
+  static constexpr double batch_seconds = 200e-6;
+  static constexpr std::size_t most_batch_jobs = 128;
+  static constexpr int samples_before_batching = 4;
+
+  /// @brief Folds a finished job's time per step into the running mean the batches use. Failed,
+  /// interrupted and unstarted jobs say nothing about how long a job takes.
+  void note_job_time(const JobDone& done) noexcept {
+    if (!done.started || done.status == TrialStatus::failed ||
+        done.status == TrialStatus::interrupted)
+      return;
+    const double per_step =
+        done.wall_seconds / static_cast<double>(std::max<std::int64_t>(1, done.steps_run));
+    step_seconds_ = step_samples_ > 0 ? 0.9 * step_seconds_ + 0.1 * per_step : per_step;
+    ++step_samples_;
   }
-  /// @brief Folds a job's wall time into the running mean batch_size() uses.
-  void note_job_time(double seconds) noexcept {
-    job_seconds_ = job_seconds_ > 0 ? 0.9 * job_seconds_ + 0.1 * seconds : seconds;
+
+  /// @brief The time `job` is expected to take, or +inf while that cannot be told.
+  [[nodiscard]] double expected_seconds(const Job& job, const Slot& slot) const noexcept {
+    if (step_samples_ < samples_before_batching) return std::numeric_limits<double>::infinity();
+    return step_seconds_ *
+           static_cast<double>(std::max<std::int64_t>(1, job.resource - slot.steps));
   }
 
   void run_inline() {
@@ -250,9 +267,10 @@ class Coordinator {
           if (std::holds_alternative<WorkerFree>(event)) --busy;
         }
         ~Drain() {
-          for (; next < events.size(); ++next) settle(events[next]);
-          if (in_flight == 0 && busy == 0) return;
+          if (next == events.size() && in_flight == 0 && busy == 0) return;  // a normal end
+          // Before any answer: a worker told "proceed" must find the study stopping.
           self.abort_.store(true, std::memory_order_relaxed);
+          for (; next < events.size(); ++next) settle(events[next]);
           while (in_flight > 0 || busy > 0) {
             queue.take_all(events);
             for (auto& event : events) settle(event);
@@ -263,19 +281,21 @@ class Coordinator {
       for (;;) {
         while (busy < options_.workers && !stop_requested()) {
           batch.clear();
-          for (const std::size_t size = batch_size(); batch.size() < size;) {
+          double expected = 0;
+          while (batch.size() < most_batch_jobs && expected < batch_seconds) {
             const auto job = next_job();
             if (!job) break;
             Slot& slot = begin(*job);
             slot.config = study_.trials()[job->trial].config;
             batch.push_back({*job, &slot});
+            expected += expected_seconds(*job, slot);
           }
           if (batch.empty()) break;
-          ++busy;
-          in_flight += batch.size();
-          pool.submit([this, &queue, jobs = std::move(batch)] {
+          const std::size_t jobs = batch.size();
+          pool.submit([this, &queue, batch = std::move(batch)] {
             WorkerSink sink(*this, queue);
-            for (const Handed& handed : jobs) {
+            for (const Handed& handed : batch) {
+              sink.before_job();
               if (sink.stop_requested())  // not started: nothing to make, and it ends at once
                 runner_.interrupt(*handed.slot, handed.job, sink);
               else
@@ -283,6 +303,8 @@ class Coordinator {
             }
             sink.finish();
           });
+          ++busy;  // after submit: had it thrown, no worker would ever say it is free
+          in_flight += jobs;
           batch = {};
         }
         if (in_flight == 0 && busy == 0) break;
@@ -291,7 +313,7 @@ class Coordinator {
           Event& event = events[next++];
           if (auto* done = std::get_if<JobDone>(&event)) {
             --in_flight;
-            note_job_time(done->wall_seconds);
+            note_job_time(*done);
           } else if (std::holds_alternative<WorkerFree>(event)) {
             --busy;
             continue;
@@ -311,14 +333,11 @@ class Coordinator {
       try {
         ruling.verdict = judge(*judged->report);
       } catch (const std::exception& error) {
-        ruling.error = error.what();
-        keep_rule_error(judged->report->trial);
+        answer_failed(ruling, error.what(), true, judged->report->trial);
       } catch (...) {
-        ruling.error = "";
-        ruling.standard = false;
-        keep_rule_error(judged->report->trial);
+        answer_failed(ruling, "", false, judged->report->trial);
       }
-      judged->ruling->set_value(std::move(ruling));
+      judged->ruling->set_value(std::move(ruling));  // always: the worker waits for it
     } else if (auto* done = std::get_if<JobDone>(&event)) {
       apply_done(std::move(*done));
     }
@@ -359,6 +378,7 @@ class Coordinator {
     if (trial.status == TrialStatus::running)
       throw std::logic_error("hpt::tune: the scheduler handed out trial " +
                              std::to_string(trial.id) + " while its previous job runs");
+    slots_[job.trial].paused_rung = trial.rung;
     trial.status = TrialStatus::running;
     trial.rung = job.rung;
     return slots_[job.trial];
@@ -381,6 +401,11 @@ class Coordinator {
     }
     if (done.error) std::rethrow_exception(done.error);
     Trial& trial = study_.trials()[done.job.trial];
+    if (!done.started && done.status == TrialStatus::paused) {  // stopped before it resumed
+      trial.status = TrialStatus::paused;
+      trial.rung = slots_[trial.id].paused_rung;
+      return;  // as it was: the scheduler is not told, its object and checkpoint are kept
+    }
     trial.status = done.status;
     if (!done.reason.empty()) trial.reason = std::move(done.reason);
     if (!done.stopped_by.empty()) trial.stopped_by = std::move(done.stopped_by);
@@ -539,10 +564,19 @@ class Coordinator {
     }
   }
 
-  /// Called from a catch block: with catch_exceptions = false the study rule's exception is
-  /// rethrown when its trial's job ends, on this thread.
-  void keep_rule_error(std::size_t trial) {
-    if (!options_.catch_exceptions) rule_errors_.insert_or_assign(trial, std::current_exception());
+  /// Called from a catch block: the worker's answer says the rule threw; with catch_exceptions =
+  /// false the rule's exception is kept, to be rethrown on this thread when the job ends. Never
+  /// throws (out of memory, the message is dropped), so the worker always gets its answer.
+  void answer_failed(Ruling& ruling, const char* message, bool standard,
+                     std::size_t trial) noexcept {
+    ruling.standard = standard;
+    try {
+      ruling.error = message;
+      if (!options_.catch_exceptions)
+        rule_errors_.insert_or_assign(trial, std::current_exception());
+    } catch (...) {
+      ruling.error.emplace();
+    }
   }
 
   void observer_threw(std::size_t index, const char* hook, std::optional<std::size_t> trial,
@@ -562,7 +596,8 @@ class Coordinator {
   std::deque<Slot> slots_;  // by trial id; a deque, so workers' references stay valid
   std::vector<Pruning> prunings_;
   std::map<std::size_t, std::exception_ptr> rule_errors_;  // by trial, see Ruling
-  double job_seconds_ = 0;  // running mean of the jobs' wall times (pool only), see batch_size()
+  double step_seconds_ = 0;  // running mean of the jobs' time per step (pool only), see batches
+  int step_samples_ = 0;
   std::atomic<bool> abort_{false};
   // reproducible_lag: results waiting to be told in the order their jobs were handed out.
   struct Pending {

@@ -88,6 +88,8 @@ struct JobDone {
   std::string stopped_by{};
   FailureStage failure = FailureStage::none;
   double wall_seconds = 0;     ///< This job's time in the trainable's constructor and steps.
+  std::int64_t steps_run = 0;  ///< Steps this job ran (the trial's earlier jobs not counted).
+  bool started = true;         ///< False: the study stopped before this job began (see interrupt).
   std::exception_ptr error{};  ///< With catch_exceptions = false: rethrown by the coordinator.
 };
 
@@ -162,7 +164,8 @@ struct TrialSlot {
   std::optional<std::string> checkpoint{};
   typename StateOf<Policy>::type state{};
   std::int64_t steps = 0;
-  Config config{};  ///< A copy for workers: the study's records may move while they run.
+  Config config{};      ///< A copy for workers: the study's records may move while they run.
+  int paused_rung = 0;  ///< The rung the trial paused at, restored if its next job never starts.
 };
 
 template <class Space, class Factory, class Policy>
@@ -189,14 +192,22 @@ class TrialRunner {
   template <class Sink>
   void run(Slot& slot, const Job& job, const Config& config, Sink& sink) {
     const auto start = Clock::now();
+    const std::int64_t steps_before = slot.steps;
     JobDone done{.job = job};
     if (!slot.object) make(slot, config, done);
     if constexpr (Checkpointable<T>)
       if (done.status == TrialStatus::running && slot.checkpoint) restore(slot, done);
     while (done.status == TrialStatus::running && slot.steps < job.resource) {
       if (sink.stop_requested()) {
-        done.status = TrialStatus::interrupted;
-        done.reason = "the study was asked to stop after step " + std::to_string(slot.steps);
+        if (slot.steps == steps_before && steps_before > 0) {
+          done.status = TrialStatus::paused;  // a resume that never stepped: still paused
+          done.started = false;
+        } else {
+          done.status = TrialStatus::interrupted;
+          done.reason = slot.steps == 0 ? std::string(not_started)
+                                        : "the study was asked to stop after step " +
+                                              std::to_string(slot.steps);
+        }
         break;
       }
       step(slot, job.trial, sink, done);
@@ -205,18 +216,27 @@ class TrialRunner {
     if constexpr (Checkpointable<T>)  // before the outcome: a failed save() ends the trial
       if (done.status == TrialStatus::paused && options_.checkpoint_paused) save(slot, done);
     done.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    done.steps_run = slot.steps - steps_before;
     sink.done(std::move(done));
   }
 
-  /// @brief Ends `job` unstarted because the study is stopping: interrupted, as run() ends a job
-  /// asked to stop before its first step, without making the trainable first.
+  /// @brief Ends `job` unstarted because the study is stopping, without making the trainable: a
+  /// paused trial stays paused as it was (object and checkpoint kept), a new one is interrupted
+  /// before its first step.
   template <class Sink>
   void interrupt(const Slot& slot, const Job& job, Sink& sink) {
-    JobDone done{.job = job};
-    done.status = TrialStatus::interrupted;
-    done.reason = "the study was asked to stop after step " + std::to_string(slot.steps);
+    JobDone done{.job = job, .started = false};
+    if (slot.steps > 0) {
+      done.status = TrialStatus::paused;
+    } else {
+      done.status = TrialStatus::interrupted;
+      done.reason = not_started;
+    }
     sink.done(std::move(done));
   }
+
+  /// The reason of a trial interrupted before its first step.
+  static constexpr const char* not_started = "the study was asked to stop before the trial started";
 
   /// @brief Frees what an ended trial held; its trainable may be kept for reset().
   void release(Slot& slot, TrialStatus status) {

@@ -49,8 +49,8 @@ class RunningMedian {
     return lower_.top() / 2 + upper_.top() / 2;  // halves first: no overflow near the limits
   }
 
-  /// @brief The median of these values and `extra` together, without keeping `extra` (which is
-  /// reordered): O(m log n + m log m) for m extra values. NaN when both are empty.
+  /// @brief The median of these values and `extra` together, without keeping `extra`:
+  /// O(m log n + m log m) for m extra values. NaN when both are empty.
   ///
   /// The joint middle lies at most m places from this set's middle, so it is found among the
   /// m + 1 values next to the middle on each side (taken off the heaps' tops and put back) and
@@ -58,7 +58,7 @@ class RunningMedian {
   /// p - below of the sorted window and extras. An extra smaller than some value under the window
   /// sorts before every window value, and there are at most m of them, all before p - below (and
   /// likewise above the window), so they never shift the answer.
-  [[nodiscard]] double median_with(std::vector<double>& extra) {
+  [[nodiscard]] double median_with(const std::vector<double>& extra) {
     if (extra.empty()) return median();
     const std::size_t reach = extra.size() + 1;
     const std::size_t from_lower = std::min(reach, lower_.size());
@@ -316,7 +316,7 @@ struct MedianStopping {
                               " ended trials at step " + std::to_string(report.step));
   }
 
-  [[nodiscard]] static double median_of(std::vector<double>& values) {
+  [[nodiscard]] static double median_of(const std::vector<double>& values) {
     detail::RunningMedian none;
     return none.median_with(values);
   }
