@@ -53,10 +53,7 @@ class AskTell {
   /// The runner the coordinator frees trials with: here a trial holds only its rule's state.
   struct Runner {
     using Slot = detail::TrialSlot<NoTrainable, Policy>;
-    void release(Slot& slot, TrialStatus) {
-      slot.state = {};
-      slot.config = {};
-    }
+    void release(Slot& slot, TrialStatus) { slot.state = {}; }
   };
   using Sched = decltype(std::declval<const Strategy&>().make_scheduler(
       std::declval<const SearchSpace&>(), std::uint64_t{}));
@@ -139,6 +136,10 @@ class AskTell {
   }
   static StudyOptions checked(const SearchSpace& space, StudyOptions options) {
     options.validate();
+    if (options.storage)  // its loop is the user's: nothing here would open or resume the study
+      throw std::invalid_argument(
+          "hpt::AskTell: StudyOptions::storage is not supported by AskTell yet (use hpt::tune, "
+          "or store the study yourself)");
     detail::check_enqueued(space, options.enqueue);
     return options;
   }

@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -37,6 +38,8 @@
 #include "hpt/sampling/sampler.hpp"
 #include "hpt/scheduling/protocol.hpp"
 #include "hpt/stopping/policy.hpp"
+#include "hpt/study/events.hpp"
+#include "hpt/study/storage.hpp"
 #include "hpt/study/study.hpp"
 
 namespace hpt::detail {
@@ -76,16 +79,19 @@ class Coordinator {
         policy_(policy),
         study_(study),
         options_(study.options()),
-        observers_(observers...) {}
+        observers_(observers...),
+        storage_(options_.storage.get()) {}
 
   void run() {
     const auto start = Clock::now();
     each_observer("on_study_start", std::nullopt, [&](auto& o) { notify_study_start(o, study_); });
-    if (options_.workers <= 1)
-      run_inline();
-    else
-      run_pool();
-    finish();
+    if (!finished_) {
+      if (options_.workers <= 1)
+        run_inline();
+      else
+        run_pool();
+      finish();
+    }
     study_.set_wall_seconds(std::chrono::duration<double>(Clock::now() - start).count());
     each_observer("on_study_end", std::nullopt, [&](auto& o) { notify_study_end(o, study_); });
   }
@@ -200,10 +206,12 @@ class Coordinator {
     std::vector<Event> pending_;
   };
 
-  /// @brief One job of a batch and the slot of its trial.
+  /// @brief One job of a batch, the slot of its trial and a copy of its configuration (the
+  /// study's records may move while workers run).
   struct Handed {
     Job job;
     Slot* slot;
+    Config config;
   };
 
   /// A batch is one job until the jobs' time per step is known; then jobs are added while the
@@ -286,8 +294,7 @@ class Coordinator {
             const auto job = next_job();
             if (!job) break;
             Slot& slot = begin(*job);
-            slot.config = study_.trials()[job->trial].config;
-            batch.push_back({*job, &slot});
+            batch.push_back({*job, &slot, study_.trials()[job->trial].config});
             expected += expected_seconds(*job, slot);
           }
           if (batch.empty()) break;
@@ -299,7 +306,7 @@ class Coordinator {
               if (sink.stop_requested())  // not started: nothing to make, and it ends at once
                 runner_.interrupt(*handed.slot, handed.job, sink);
               else
-                runner_.run(*handed.slot, handed.job, handed.slot->config, sink);
+                runner_.run(*handed.slot, handed.job, handed.config, sink);
             }
             sink.finish();
           });
@@ -366,6 +373,10 @@ class Coordinator {
       record.curve.reserve(static_cast<std::size_t>(std::min<std::int64_t>(job.resource, 64)));
       study_.add_trial(std::move(record));
       slots_.emplace_back();
+      if (recording()) {
+        const Trial& added = study_.trials().back();
+        write(TrialCreated{added.id, added.bracket, added.config});
+      }
       each_observer("on_trial_start", job.trial,
                     [&](auto& o) { notify_trial_start(o, study_.trials().back()); });
     } else if (job.trial > study_.trials().size()) {
@@ -381,11 +392,13 @@ class Coordinator {
     slots_[job.trial].paused_rung = trial.rung;
     trial.status = TrialStatus::running;
     trial.rung = job.rung;
+    if (recording()) write(JobStarted{job, restarting(job.trial)});
     return slots_[job.trial];
   }
 
   void apply_step(Trial& trial, Step&& point) {
     trial.resource = point.step;
+    if (recording()) write(StepRecorded{trial.id, point});
     trial.curve.push_back(std::move(point));
     update_result(trial);
     each_observer("on_step", trial.id, [&](auto& o) { notify_step(o, trial, trial.curve.back()); });
@@ -401,6 +414,7 @@ class Coordinator {
     }
     if (done.error) std::rethrow_exception(done.error);
     Trial& trial = study_.trials()[done.job.trial];
+    if (recording()) write_job_end(done);
     if (!done.started && done.status == TrialStatus::paused) {  // stopped before it resumed
       trial.status = TrialStatus::paused;
       trial.rung = slots_[trial.id].paused_rung;
@@ -453,6 +467,11 @@ class Coordinator {
   /// workers; when it has nothing to hand out, the next result in that order is told first (or
   /// waited for).
   std::optional<Job> next_job() {
+    if (!restarts_.empty()) {  // handed out before the study was resumed: run again first
+      const Job job = restarts_.front().job;
+      restarts_.pop_front();
+      return job;
+    }
     if (!options_.reproducible_lag) return scheduler_.next();
     const std::size_t lag = *options_.reproducible_lag;
     while (told_ + lag < issued_)
@@ -482,10 +501,174 @@ class Coordinator {
     return true;
   }
 
+  /// @brief Rebuilds the study, the scheduler, the sampler and the stopping rules from a stored
+  /// log (events.hpp), before run() continues it. The scheduler is asked for the same jobs in the
+  /// same order, and told the same results, so its decisions are made again, not read back;
+  /// every decision is checked against the log, and a difference (another strategy or space,
+  /// a trainable whose results changed) throws StorageError naming the event. A job whose last
+  /// attempt was cut short (no end stored, interrupted, or not started) runs again from its
+  /// trial's stored checkpoint, or by retraining the steps before it.
+  void resume(const std::vector<StudyEvent>& events) {
+    replaying_ = true;
+    // An attempt of a trial's job is its JobStarted, its steps and its JobEnded; it is void when
+    // it ends interrupted or unstarted, or is followed by a restart, or never ends.
+    std::vector<char> void_event(events.size(), 0);
+    {
+      constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+      std::vector<std::size_t> attempt_of(events.size(), none);  // by event: its attempt
+      std::vector<char> attempt_void;                            // by attempt
+      std::vector<std::size_t> open;                             // by trial: its open attempt
+      const auto trial_of = [](const StudyEvent& event) -> std::optional<std::size_t> {
+        if (const auto* started = std::get_if<JobStarted>(&event)) return started->job.trial;
+        if (const auto* recorded = std::get_if<StepRecorded>(&event)) return recorded->trial;
+        if (const auto* ended = std::get_if<JobEnded>(&event)) return ended->trial;
+        return std::nullopt;
+      };
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        const auto trial = trial_of(events[i]);
+        if (!trial) continue;
+        if (*trial >= open.size()) open.resize(*trial + 1, none);
+        if (std::holds_alternative<JobStarted>(events[i])) {
+          if (open[*trial] != none) attempt_void[open[*trial]] = 1;  // restarted: void
+          open[*trial] = attempt_void.size();
+          attempt_void.push_back(0);
+        }
+        attempt_of[i] = open[*trial];
+        if (const auto* ended = std::get_if<JobEnded>(&events[i]); ended && open[*trial] != none) {
+          attempt_void[open[*trial]] = keeps_checkpoint(*ended) ? 1 : 0;
+          open[*trial] = none;
+        }
+      }
+      for (const std::size_t attempt : open)
+        if (attempt != none) attempt_void[attempt] = 1;  // never ended
+      for (std::size_t i = 0; i < events.size(); ++i)
+        if (attempt_of[i] != none) void_event[i] = attempt_void[attempt_of[i]];
+    }
+    std::vector<Job> jobs;  // by trial: its current job
+    std::optional<TrialCreated> created;
+    std::vector<const TrialPruned*> prunings;
+    std::vector<const TrialPruned*> pending_prunings;  // reproducible_lag: see below
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const StudyEvent& event = events[i];
+      const auto refuse = [&](const std::string& what) {
+        throw StorageError("hpt: study \"" + options_.name + "\" cannot be resumed: stored event " +
+                           std::to_string(i) + " (" + std::string(event_kind(event)) +
+                           "): " + what);
+      };
+      if (const auto* made = std::get_if<TrialCreated>(&event)) {
+        if (made->trial != study_.trials().size())
+          refuse("creates trial " + std::to_string(made->trial) + " where trial " +
+                 std::to_string(study_.trials().size()) + " comes next");
+        created = *made;
+      } else if (const auto* started = std::get_if<JobStarted>(&event)) {
+        const Job& stored = started->job;
+        if (started->restart) {  // the job was handed out before: nothing to ask the scheduler
+          if (stored.trial >= jobs.size() || !same_job(jobs[stored.trial], stored))
+            refuse("restarts a job of trial " + std::to_string(stored.trial) +
+                   " that was not handed out");
+          continue;
+        }
+        const auto job = next_job();
+        if (!job || !same_job(*job, stored))
+          refuse("the stored study ran " + describe(stored) + " where this scheduler hands out " +
+                 (job ? describe(*job) : std::string("nothing")) +
+                 " (another strategy, search space or seed?)");
+        const bool is_new = job->trial == study_.trials().size();
+        if (is_new && (!created || created->trial != job->trial))
+          refuse("trial " + std::to_string(job->trial) + " starts before it was created");
+        begin(*job);
+        if (is_new && study_.trials().back().config != created->config) {
+          std::ostringstream stored_config, given_config;
+          stored_config << created->config;
+          given_config << study_.trials().back().config;
+          refuse("trial " + std::to_string(job->trial) + " was stored with configuration " +
+                 excerpt(stored_config.str()) + " where this study samples " +
+                 excerpt(given_config.str()));
+        }
+        if (job->trial >= jobs.size()) jobs.resize(job->trial + 1);
+        jobs[job->trial] = *job;
+        // Every result told before this job was handed out has been told again by now.
+        prunings.insert(prunings.end(), pending_prunings.begin(), pending_prunings.end());
+        pending_prunings.clear();
+      } else if (const auto* recorded = std::get_if<StepRecorded>(&event)) {
+        if (void_event[i]) continue;
+        if (recorded->trial >= jobs.size() ||
+            study_.trials()[recorded->trial].status != TrialStatus::running)
+          refuse("a step of trial " + std::to_string(recorded->trial) + ", which is not running");
+        replay_step(study_.trials()[recorded->trial], recorded->point);
+      } else if (const auto* ended = std::get_if<JobEnded>(&event)) {
+        if (void_event[i]) continue;
+        if (ended->trial >= jobs.size() ||
+            study_.trials()[ended->trial].status != TrialStatus::running)
+          refuse("the end of a job of trial " + std::to_string(ended->trial) +
+                 ", which is not running");
+        JobDone done{.job = jobs[ended->trial],
+                     .status = ended->status,
+                     .reason = ended->reason,
+                     .stopped_by = ended->stopped_by,
+                     .failure = ended->failure,
+                     .wall_seconds = ended->wall_seconds,
+                     .steps_run = ended->steps_run};
+        apply_done(std::move(done));
+      } else if (const auto* pruned = std::get_if<TrialPruned>(&event)) {
+        // Checked at the end: with a lag, a result (and the pruning it causes) is told when
+        // the next job is asked for, after this event's place in the log. A pruning stored
+        // after the last job handed out may come from a result told by a call that handed out
+        // nothing (not logged): the run resumed here tells it again, at its first next_job().
+        if (!options_.reproducible_lag || finished_)
+          prunings.push_back(pruned);
+        else
+          pending_prunings.push_back(pruned);
+      } else if (std::holds_alternative<StudyFinished>(event)) {
+        while (tell_next()) {  // as the run's last next_job() did before it ended
+        }
+        finish();
+        prunings.insert(prunings.end(), pending_prunings.begin(), pending_prunings.end());
+        pending_prunings.clear();
+      }
+    }
+    for (const TrialPruned* pruned : prunings) {
+      const Trial* trial =
+          pruned->trial < study_.trials().size() ? &study_.trials()[pruned->trial] : nullptr;
+      if (!trial || trial->status != TrialStatus::pruned || trial->rung != pruned->rung)
+        throw StorageError("hpt: study \"" + options_.name + "\" cannot be resumed: trial " +
+                           std::to_string(pruned->trial) + " was stored as pruned at rung " +
+                           std::to_string(pruned->rung) + ", but the scheduler " +
+                           (trial ? "left it " + std::string(to_string(trial->status)) +
+                                        " at rung " + std::to_string(trial->rung)
+                                  : std::string("never made it")));
+    }
+    // Jobs cut short run again, in the order they were handed out, from the trial's state before
+    // them; paused trials continue from their stored checkpoints.
+    std::vector<std::pair<std::size_t, std::size_t>> cut;  // (JobStarted index, trial)
+    for (std::size_t i = 0; i < events.size(); ++i)
+      if (const auto* started = std::get_if<JobStarted>(&events[i]);
+          started && void_event[i] && !started->restart &&
+          study_.trials()[started->job.trial].status == TrialStatus::running)
+        cut.emplace_back(i, started->job.trial);
+    for (const auto& [index, trial_id] : cut) {
+      Trial& trial = study_.trials()[trial_id];
+      if (trial.status != TrialStatus::running) continue;  // a later attempt of the same job
+      trial.status = trial.resource > 0 ? TrialStatus::paused : TrialStatus::pending;
+      trial.rung = slots_[trial_id].paused_rung;
+      restarts_.push_back({jobs[trial_id]});
+      restarting_.push_back(trial_id);
+    }
+    for (auto& trial : study_.trials()) {
+      if (trial.status != TrialStatus::paused) continue;
+      Slot& slot = slots_[trial.id];
+      slot.steps = trial.resource;
+      if (auto checkpoint = storage_ ? storage_->checkpoint(trial.id) : std::nullopt)
+        slot.checkpoint = std::make_unique<std::string>(std::move(*checkpoint));
+    }
+    replaying_ = false;
+  }
+
   /// @brief The end of the study: prunes what the scheduler never promoted and any paused trial.
   void finish() {
-    if (stop_requested()) {
+    if (stop_requested() && !replaying_) {
       study_.set_interrupted(true);
+      commit();
       return;  // paused trials stay paused: what they did is kept
     }
     if (!scheduler_.finished())
@@ -494,9 +677,87 @@ class Coordinator {
     for (auto& trial : study_.trials())  // any other paused trial: the study is over
       if (trial.status == TrialStatus::paused)
         prune({trial.id, trial.rung, "paused when the study ended"});
+    study_.set_interrupted(false);
+    finished_ = true;
+    if (recording()) {
+      write(StudyFinished{});
+      commit();
+    }
   }
 
  private:
+  [[nodiscard]] bool recording() const noexcept { return storage_ && !replaying_; }
+
+  /// Built in place: a variant moved from a temporary trips GCC 12's -Wmaybe-uninitialized.
+  template <class Event>
+  void write(Event&& event) {
+    unwritten_.emplace_back(std::in_place_type<std::remove_cvref_t<Event>>,
+                            std::forward<Event>(event));
+  }
+
+  /// @brief Appends what is unwritten as one transaction.
+  void commit() {
+    if (!storage_ || unwritten_.empty()) return;
+    storage_->append(unwritten_);
+    unwritten_.clear();
+  }
+
+  /// @brief Writes a job's end, with a saved trial's checkpoint, before anything acts on it.
+  void write_job_end(const JobDone& done) {
+    Slot& slot = slots_[done.job.trial];
+    JobEnded ended{.trial = done.job.trial,
+                   .status = done.status,
+                   .reason = done.reason,
+                   .stopped_by = done.stopped_by,
+                   .failure = done.failure,
+                   .wall_seconds = done.wall_seconds,
+                   .steps_run = done.steps_run,
+                   .started = done.started};
+    if (done.saved && slot.checkpoint) {
+      ended.checkpoint = *slot.checkpoint;
+      ended.saved = true;
+    }
+    write(std::move(ended));
+    commit();
+    // Saved only for the storage: the object lives on (checkpoint_paused is off).
+    if (done.saved && slot.object) slot.checkpoint.reset();
+  }
+
+  [[nodiscard]] bool restarting(std::size_t trial) noexcept {
+    for (auto it = restarting_.begin(); it != restarting_.end(); ++it)
+      if (*it == trial) {
+        restarting_.erase(it);
+        return true;
+      }
+    return false;
+  }
+
+  static bool same_job(const Job& a, const Job& b) noexcept {
+    return a.trial == b.trial && a.resource == b.resource && a.bracket == b.bracket &&
+           a.rung == b.rung && a.last_rung == b.last_rung;
+  }
+  static std::string describe(const Job& job) {
+    return "trial " + std::to_string(job.trial) + " (bracket " + std::to_string(job.bracket) +
+           ", rung " + std::to_string(job.rung) + ") to " + std::to_string(job.resource) + " steps";
+  }
+
+  /// @brief A stored step: into the record, and through the trial's stopping rules so that their
+  /// state is what it was (their verdicts are already in the log).
+  void replay_step(Trial& trial, const Step& point) {
+    if (std::isfinite(point.objective)) {
+      Metrics metrics{point.objective, point.values};
+      const StepReport report{trial.id, point.step, point.objective, &metrics, options_.direction};
+      try {
+        if constexpr (TrialRule<Policy>)
+          (void)policy_.check(slots_[trial.id].state, report);
+        else
+          (void)judge(report);
+      } catch (...) {  // it threw in the run too: the trial's end says so
+      }
+    }
+    apply_step(trial, Step{point});
+  }
+
   /// @brief Applies the study's result rule to the step just added, so that a rung's ranking, a
   /// stopped trial, best() and the exports all read the same result. O(1) per step.
   void update_result(Trial& trial) const {
@@ -519,6 +780,7 @@ class Coordinator {
     trial.status = TrialStatus::pruned;
     trial.rung = pruning.rung;
     trial.reason = pruning.reason;
+    if (recording()) write(TrialPruned{trial.id, trial.rung, trial.reason});
     end(trial);
   }
 
@@ -547,6 +809,7 @@ class Coordinator {
   /// reporter never loses the study; with catch_exceptions = false it propagates, for debugging.
   template <class F>
   void each_observer(const char* hook, std::optional<std::size_t> trial, F&& f) {
+    if (replaying_) return;  // what a stored study did was told to the observers of its run
     std::size_t index = 0;
     std::apply([&](auto&... o) { (call_observer(index++, hook, trial, o, f), ...); }, observers_);
   }
@@ -610,6 +873,16 @@ class Coordinator {
   std::vector<std::size_t> visible_of_;         // by trial: results told when that job was issued
   std::size_t issued_ = 0;
   std::size_t told_ = 0;
+  // Storage (study/storage.hpp): events not yet appended, and what a resume left to do.
+  Storage* storage_ = nullptr;
+  std::vector<StudyEvent> unwritten_;
+  bool replaying_ = false;
+  bool finished_ = false;  // a resumed study that had finished: nothing to run
+  struct Restart {
+    Job job;
+  };
+  std::deque<Restart> restarts_;         // jobs cut short, to run again first
+  std::vector<std::size_t> restarting_;  // their trials, until their JobStarted is written
 };
 
 }  // namespace hpt::detail

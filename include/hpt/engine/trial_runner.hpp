@@ -90,6 +90,7 @@ struct JobDone {
   double wall_seconds = 0;     ///< This job's time in the trainable's constructor and steps.
   std::int64_t steps_run = 0;  ///< Steps this job ran (the trial's earlier jobs not counted).
   bool started = true;         ///< False: the study stopped before this job began (see interrupt).
+  bool saved = false;          ///< The paused trial was saved: its checkpoint is in the slot.
   std::exception_ptr error{};  ///< With catch_exceptions = false: rethrown by the coordinator.
 };
 
@@ -158,14 +159,17 @@ inline void reach_resource(const Job& job, std::int64_t steps, JobDone& done) {
 /// @brief What lives next to one trial between its jobs: the trainable, its checkpoint, the
 /// state of the trial's stopping rule and the steps done. Touched by one thread at a time: the
 /// worker running the trial's job, or the coordinator between jobs.
+///
+/// One exists for every trial of the study, so it is kept small (32 bytes with a stateless rule):
+/// the checkpoint is a pointer, and the copy of the configuration a worker needs travels with
+/// the job, not here.
 template <class T, class Policy>
 struct TrialSlot {
   std::unique_ptr<T> object{};
-  std::optional<std::string> checkpoint{};
-  typename StateOf<Policy>::type state{};
+  std::unique_ptr<std::string> checkpoint{};  ///< A paused trial's save(), when it was saved.
   std::int64_t steps = 0;
-  Config config{};      ///< A copy for workers: the study's records may move while they run.
   int paused_rung = 0;  ///< The rung the trial paused at, restored if its next job never starts.
+  [[no_unique_address]] typename StateOf<Policy>::type state{};
 };
 
 template <class Space, class Factory, class Policy>
@@ -180,13 +184,16 @@ class TrialRunner {
                 "hpt::Metrics or a number)");
 
   /// @param spare_objects How many finished Resettable trainables to keep for reuse.
+  /// @param save_paused Save every paused trial (a durable storage keeps the checkpoint), even
+  /// when StudyOptions::checkpoint_paused does not free its object.
   TrialRunner(const Space& space, Factory& factory, const Policy& policy,
-              const StudyOptions& options, std::size_t spare_objects)
+              const StudyOptions& options, std::size_t spare_objects, bool save_paused = false)
       : space_(space),
         factory_(factory),
         policy_(policy),
         options_(options),
-        spare_objects_(spare_objects) {}
+        spare_objects_(spare_objects),
+        save_paused_(save_paused || options.checkpoint_paused) {}
 
   /// @brief Runs `job` on the trial in `slot` and reports to `sink`.
   template <class Sink>
@@ -194,9 +201,19 @@ class TrialRunner {
     const auto start = Clock::now();
     const std::int64_t steps_before = slot.steps;
     JobDone done{.job = job};
-    if (!slot.object) make(slot, config, done);
-    if constexpr (Checkpointable<T>)
-      if (done.status == TrialStatus::running && slot.checkpoint) restore(slot, done);
+    const bool made = !slot.object;
+    if (made) make(slot, config, done);
+    bool restored = false;
+    if constexpr (Checkpointable<T>) {
+      if (done.status == TrialStatus::running && slot.checkpoint) {
+        restore(slot, done);
+        restored = true;
+      }
+    }
+    // A resumed study's paused trial without a checkpoint: its steps are in the record (and its
+    // rules' state) already, so the new object retrains them unreported to catch up.
+    if (made && !restored && slot.steps > 0 && done.status == TrialStatus::running)
+      catch_up(slot, done);
     while (done.status == TrialStatus::running && slot.steps < job.resource) {
       if (sink.stop_requested()) {
         if (slot.steps == steps_before && steps_before > 0) {
@@ -214,7 +231,7 @@ class TrialRunner {
     }
     reach_resource(job, slot.steps, done);
     if constexpr (Checkpointable<T>)  // before the outcome: a failed save() ends the trial
-      if (done.status == TrialStatus::paused && options_.checkpoint_paused) save(slot, done);
+      if (done.status == TrialStatus::paused && save_paused_) save(slot, done);
     done.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     done.steps_run = slot.steps - steps_before;
     sink.done(std::move(done));
@@ -251,7 +268,6 @@ class TrialRunner {
     }
     slot.checkpoint.reset();
     slot.state = {};
-    slot.config = {};
   }
 
  private:
@@ -331,8 +347,28 @@ class TrialRunner {
       fail(slot, done, FailureStage::save, "save() threw a non-standard exception");
       return;
     }
-    slot.checkpoint = std::move(out).str();
-    slot.object.reset();
+    slot.checkpoint = std::make_unique<std::string>(std::move(out).str());
+    done.saved = true;
+    if (options_.checkpoint_paused) slot.object.reset();
+  }
+
+  /// Steps a new object `slot.steps` times without reporting (see run()).
+  void catch_up(Slot& slot, JobDone& done) {
+    for (std::int64_t step = 1; step <= slot.steps; ++step) {
+      try {
+        (void)step_metrics(*slot.object);
+      } catch (const std::exception& error) {
+        fail(slot, done, FailureStage::step,
+             "step " + std::to_string(step) +
+                 " threw while retraining after a resume: " + error.what());
+        return;
+      } catch (...) {
+        fail(slot, done, FailureStage::step,
+             "step " + std::to_string(step) +
+                 " threw a non-standard exception while retraining after a resume");
+        return;
+      }
+    }
   }
 
   void restore(Slot& slot, JobDone& done) {
@@ -352,6 +388,7 @@ class TrialRunner {
   const Policy& policy_;
   const StudyOptions& options_;
   std::size_t spare_objects_;
+  bool save_paused_;
   std::mutex spares_mutex_;
   std::vector<std::unique_ptr<T>> spares_;  // finished trainables kept for reset()
   std::mutex factory_mutex_;

@@ -30,6 +30,7 @@
 #include "hpt/core/direction.hpp"
 #include "hpt/core/input_excerpt.hpp"
 #include "hpt/core/trial_result.hpp"
+#include "hpt/core/version.hpp"
 #include "hpt/engine/coordinator.hpp"
 #include "hpt/engine/trial_runner.hpp"
 #include "hpt/observe/observer.hpp"
@@ -65,6 +66,20 @@ class InterruptHandler {
   void (*previous_)(int) = SIG_DFL;
 };
 
+/// @brief What a storage checks when a study is resumed.
+inline StudyIdentity identity_of(const Study& study, const SearchSpace& space) {
+  std::ostringstream space_text, strategy_text;
+  space_text << space;
+  strategy_text << study.schedule();
+  return {.name = study.options().name,
+          .direction = study.direction(),
+          .result = study.options().result,
+          .seed = study.options().seed,
+          .space = std::move(space_text).str(),
+          .strategy = std::move(strategy_text).str(),
+          .version = std::string(version)};
+}
+
 template <class Space, class Factory, SearchStrategy Strategy, StoppingPolicy Policy,
           class... Observers>
 Study run_study(const Space& space, Factory& factory, const Strategy& strategy, Policy policy,
@@ -78,10 +93,12 @@ Study run_study(const Space& space, Factory& factory, const Strategy& strategy, 
   if (const auto trials = study.schedule().trials())  // a bounded start; it grows per trial
     study.trials().reserve(std::min<std::size_t>(*trials, 4096));
   auto scheduler = strategy.make_scheduler(untyped_space, options.seed);
+  Storage* storage = options.storage.get();
   TrialRunner<Space, Factory, Policy> runner(space, factory, policy, study.options(),
-                                             options.workers + 1);
+                                             options.workers + 1, storage && storage->durable());
   Coordinator<decltype(runner), decltype(scheduler), Policy, Observers...> coordinator(
       runner, scheduler, policy, study, observers...);
+  if (storage) coordinator.resume(storage->open(identity_of(study, untyped_space), options.open));
   const InterruptHandler interrupt_handler(options.stop_on_interrupt);
   coordinator.run();
   return study;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <iomanip>
 #include <istream>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <ostream>
@@ -21,6 +22,7 @@
 #include "hpt/core/direction.hpp"
 #include "hpt/core/trial_result.hpp"
 #include "hpt/scheduling/schedule.hpp"
+#include "hpt/study/storage.hpp"
 #include "hpt/trial/trial.hpp"
 
 namespace hpt {
@@ -68,6 +70,11 @@ struct StudyOptions {
   /// Known configurations to try first (Optuna's enqueue_trial): trial k gets enqueue[k] instead
   /// of the sampler's. Each must be a complete configuration of the space.
   std::vector<Config> enqueue{};
+  /// Where the study is written as it runs (docs/storage.md): none keeps it in memory only. With
+  /// a storage, the study named `name` is created or resumed there as `open` says; resuming
+  /// continues it as if it had never stopped.
+  std::shared_ptr<Storage> storage{};
+  OpenMode open = OpenMode::create_or_resume;
 
   /// The most workers a study accepts.
   static constexpr std::size_t max_workers = 4096;
