@@ -17,17 +17,21 @@
 #include <hpt/stopping/patience.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "fuzz_safetensors.hpp"
+#include "fuzz_sqlite_rows.hpp"
 #include "fuzz_trainers.hpp"
 
 namespace {
@@ -169,6 +173,62 @@ void write_checkpoints(const std::string& target, std::size_t variants, WithTrai
     });
 }
 
+// One events row of every kind, edge values included, as the SQLite storage writes them; and
+// configurations and metrics as its JSON.
+void write_sqlite_rows() {
+  const std::string target = "sqlite_event_row";
+  const hpt::Config config{{"rate", 1e-3},
+                           {"layers", 3},
+                           {"three", 3.0},
+                           {"flag", true},
+                           {"cell", "lstm \"quoted\" \\ caf\xc3\xa9\n"},
+                           {"nan", NAN},
+                           {"minus_zero", -0.0},
+                           {"tiny", 5e-324},
+                           {"infinite", -INFINITY},
+                           {"min", std::numeric_limits<std::int64_t>::min()}};
+  const std::vector<std::pair<std::string, double>> metrics{
+      {"train_loss", 0.25}, {"odd", INFINITY}, {"nan", -NAN}, {"zero", -0.0}, {"odd", 1.0}};
+  const std::vector<hpt::StudyEvent> events{
+      hpt::TrialCreated{.trial = 0, .bracket = 1, .config = config},
+      hpt::TrialCreated{.trial = 1, .config = {}},
+      hpt::JobStarted{
+          .job = {.trial = 0, .resource = 9, .bracket = 1, .rung = 2, .last_rung = true},
+          .restart = true},
+      hpt::StepRecorded{.trial = 0, .point = {.step = 1, .objective = 0.5, .values = metrics}},
+      hpt::StepRecorded{.trial = 0, .point = {.step = 2}},
+      hpt::StepRecorded{.trial = 0, .point = {.step = 3, .objective = -0.0}},
+      hpt::JobEnded{.trial = 0,
+                    .status = hpt::TrialStatus::failed,
+                    .reason = "step() threw: \"bad\"\n",
+                    .stopped_by = "Patience",
+                    .failure = hpt::FailureStage::step,
+                    .wall_seconds = 0.125,
+                    .steps_run = 3},
+      hpt::JobEnded{.trial = 1,
+                    .status = hpt::TrialStatus::paused,
+                    .wall_seconds = NAN,
+                    .started = false,
+                    .checkpoint = "saved",
+                    .saved = true},
+      hpt::TrialPruned{.trial = 1, .rung = 1, .reason = "not in the top third"},
+      hpt::StudyFinished{}};
+  int index = 0;
+  for (const auto& event : events) {
+    hpt::detail::EventRow row;
+    hpt::detail::encode_event_row(event, 1, row, "seeds");
+    write(target, "row_" + std::to_string(index++) + "_" + std::string(hpt::event_kind(event)),
+          hpt::fuzz::format_sqlite_row(row));
+  }
+  std::string json;
+  hpt::detail::encode_config_json(config, json);
+  write(target, "config_kinds.json", "c" + json);
+  hpt::detail::encode_config_json({}, json);
+  write(target, "config_empty.json", "c" + json);
+  hpt::detail::encode_metrics_json(metrics, json);
+  write(target, "metrics.json", "m" + json);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,11 +238,12 @@ int main(int argc, char** argv) {
   }
   try {
     output = argv[1];
-    for (const char* target :
-         {"study_csv", "study_jsonl", "config_json", "dataset_csv", "safetensors_float",
-          "safetensors_double", "mlp_trainer_restore", "sequence_trainer_restore"})
+    for (const char* target : {"study_csv", "study_jsonl", "config_json", "dataset_csv",
+                               "safetensors_float", "safetensors_double", "mlp_trainer_restore",
+                               "sequence_trainer_restore", "sqlite_event_row"})
       fs::remove_all(output / target);
     write_studies();
+    write_sqlite_rows();
     write_datasets();
     write_safetensors<float>("safetensors_float");
     write_safetensors<double>("safetensors_double");

@@ -31,7 +31,7 @@ mkdir -p "$work/corpus" "$work/findings"
 dictionary=()
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 case "$(basename "$fuzzer")" in
-  *json* | *safetensors*) dictionary=(-dict="$here/dictionaries/json.dict") ;;
+  *json* | *safetensors* | *sqlite*) dictionary=(-dict="$here/dictionaries/json.dict") ;;
   *csv*) dictionary=(-dict="$here/dictionaries/csv.dict") ;;
 esac
 

@@ -13,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 targets=(study_csv study_jsonl config_json dataset_csv safetensors_float safetensors_double
-  mlp_trainer_restore sequence_trainer_restore)
+  mlp_trainer_restore sequence_trainer_restore sqlite_event_row)
 
 if (($# == 1)) && [[ "$1" == "--list" ]]; then
   printf '%s\n' "${targets[@]}"

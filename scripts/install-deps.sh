@@ -15,6 +15,7 @@ packages=(
   libbenchmark-dev     # benchmarks (Google Benchmark)
   libeigen3-dev        # hpt::models
   nlohmann-json3-dev   # hpt::json
+  libsqlite3-dev       # hpt::sqlite
   clang-format
 )
 

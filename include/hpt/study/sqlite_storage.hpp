@@ -1,0 +1,747 @@
+#pragma once
+/// @file sqlite_storage.hpp
+/// @brief A study log in an SQLite file (target hpt::sqlite): durable, resumable studies, several
+/// in one file, readable with the `sqlite3` shell (docs/storage.md, "The SQLite file").
+///
+/// The file is in WAL mode; every append() is one `BEGIN IMMEDIATE` transaction, so a crash
+/// leaves the log as it was after some append, never part of one. A paused trial's checkpoint is
+/// written in the same transaction as its job's end. Files that are not hpt's, damaged or written
+/// by a newer hpt are refused with a StorageError naming the file; a row the decoder cannot read
+/// (detail/sqlite_rows.hpp) is refused naming the study, the event's seq and the column.
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hpt/core/direction.hpp"
+#include "hpt/core/input_excerpt.hpp"
+#include "hpt/core/trial_result.hpp"
+#include "hpt/study/detail/sqlite_rows.hpp"
+#include "hpt/study/events.hpp"
+#include "hpt/study/storage.hpp"
+
+namespace hpt {
+
+/// @brief How hard SQLite pushes each commit to the disk (PRAGMA synchronous).
+enum class SqliteSync {
+  /// NORMAL: a commit survives the application's crash; a power loss or an operating-system crash
+  /// may lose the last commits (never corrupt the file). The default.
+  normal,
+  /// FULL: a commit also survives a power loss, at the cost of an fsync per commit.
+  full,
+};
+
+/// @brief "normal" or "full".
+constexpr std::string_view to_string(SqliteSync sync) noexcept {
+  return sync == SqliteSync::full ? "full" : "normal";
+}
+
+/// @brief How SqliteStorage opens its file.
+struct SqliteOptions {
+  SqliteSync synchronous = SqliteSync::normal;
+  /// How long a write waits for another connection's lock before failing (sqlite3_busy_timeout).
+  std::chrono::milliseconds busy_timeout{10000};
+
+  /// @brief Throws std::invalid_argument naming the field and its value.
+  void validate() const {
+    if (synchronous != SqliteSync::normal && synchronous != SqliteSync::full)
+      throw std::invalid_argument(
+          "hpt::SqliteOptions: synchronous = " + std::to_string(static_cast<int>(synchronous)) +
+          " is neither SqliteSync::normal nor SqliteSync::full");
+    if (busy_timeout.count() < 0)
+      throw std::invalid_argument("hpt::SqliteOptions: busy_timeout = " +
+                                  std::to_string(busy_timeout.count()) + " ms is negative");
+    if (busy_timeout.count() > INT_MAX)
+      throw std::invalid_argument(
+          "hpt::SqliteOptions: busy_timeout = " + std::to_string(busy_timeout.count()) +
+          " ms is more than " + std::to_string(INT_MAX) + " ms (SQLite's limit)");
+  }
+};
+
+namespace detail {
+
+/// @brief Owns a connection (sqlite3_close_v2 on destruction).
+class SqliteConnection {
+ public:
+  SqliteConnection() = default;
+  explicit SqliteConnection(sqlite3* db) noexcept : db_(db) {}
+  SqliteConnection(SqliteConnection&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  SqliteConnection& operator=(SqliteConnection&& other) noexcept {
+    if (this != &other) {
+      close();
+      db_ = std::exchange(other.db_, nullptr);
+    }
+    return *this;
+  }
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+  ~SqliteConnection() { close(); }
+
+  [[nodiscard]] sqlite3* get() const noexcept { return db_; }
+
+ private:
+  void close() noexcept {
+    if (db_) sqlite3_close_v2(db_);
+    db_ = nullptr;
+  }
+  sqlite3* db_ = nullptr;
+};
+
+/// @brief Owns a prepared statement (sqlite3_finalize on destruction).
+class SqliteStatement {
+ public:
+  SqliteStatement() = default;
+  SqliteStatement(SqliteStatement&& other) noexcept
+      : statement_(std::exchange(other.statement_, nullptr)) {}
+  SqliteStatement& operator=(SqliteStatement&& other) noexcept {
+    if (this != &other) {
+      sqlite3_finalize(statement_);
+      statement_ = std::exchange(other.statement_, nullptr);
+    }
+    return *this;
+  }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+  ~SqliteStatement() { sqlite3_finalize(statement_); }
+
+  /// @brief Prepares `sql` (kept for reuse: SQLITE_PREPARE_PERSISTENT); an SQLite result code.
+  int prepare(sqlite3* db, std::string_view sql) noexcept {
+    sqlite3_finalize(statement_);
+    statement_ = nullptr;
+    return sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &statement_, nullptr);
+  }
+
+  [[nodiscard]] sqlite3_stmt* get() const noexcept { return statement_; }
+
+  /// @brief Ready to run again, with no parameter bound (blobs are bound without a copy).
+  void reset() noexcept {
+    if (!statement_) return;
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+
+  /// @brief Binds parameter `index` (1-based) to `value`, text and blobs without a copy: the
+  /// value must outlive the step. An SQLite result code.
+  int bind(int index, const SqliteValue& value) noexcept {
+    switch (value.type) {
+      case SqliteValue::Type::null:
+        return sqlite3_bind_null(statement_, index);
+      case SqliteValue::Type::integer:
+        return sqlite3_bind_int64(statement_, index, value.integer);
+      case SqliteValue::Type::real:
+        return sqlite3_bind_double(statement_, index, value.real);
+      case SqliteValue::Type::text:
+        return sqlite3_bind_text64(statement_, index, value.bytes.data(), value.bytes.size(),
+                                   SQLITE_STATIC, SQLITE_UTF8);
+      case SqliteValue::Type::blob:
+        return bind_blob(index, value.bytes);
+    }
+    return SQLITE_MISUSE;
+  }
+  int bind_integer(int index, std::int64_t value) noexcept {
+    return sqlite3_bind_int64(statement_, index, value);
+  }
+  int bind_text(int index, std::string_view text) noexcept {
+    // A null pointer would bind NULL: an empty text is bound from a non-null one.
+    return sqlite3_bind_text64(statement_, index, text.empty() ? "" : text.data(), text.size(),
+                               SQLITE_STATIC, SQLITE_UTF8);
+  }
+  int bind_blob(int index, std::string_view bytes) noexcept {
+    if (bytes.empty()) return sqlite3_bind_zeroblob(statement_, index, 0);  // not NULL
+    return sqlite3_bind_blob64(statement_, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+  }
+
+  /// @brief Column `index` (0-based) of the current row.
+  void column(int index, SqliteValue& value) const {
+    switch (sqlite3_column_type(statement_, index)) {
+      case SQLITE_INTEGER:
+        value.set_integer(sqlite3_column_int64(statement_, index));
+        return;
+      case SQLITE_FLOAT:
+        value.set_real(sqlite3_column_double(statement_, index));
+        return;
+      case SQLITE_TEXT: {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, index));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement_, index));
+        value.set_text(text ? std::string_view(text, size) : std::string_view{});
+        return;
+      }
+      case SQLITE_BLOB: {
+        const auto* blob = static_cast<const char*>(sqlite3_column_blob(statement_, index));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement_, index));
+        value.set_blob(blob ? std::string_view(blob, size) : std::string_view{});
+        return;
+      }
+      default:
+        value.set_null();
+    }
+  }
+
+ private:
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+/// @brief Resets a statement when it goes out of scope, however the scope is left.
+class SqliteResetOnExit {
+ public:
+  explicit SqliteResetOnExit(SqliteStatement& statement) noexcept : statement_(statement) {}
+  SqliteResetOnExit(const SqliteResetOnExit&) = delete;
+  SqliteResetOnExit& operator=(const SqliteResetOnExit&) = delete;
+  ~SqliteResetOnExit() { statement_.reset(); }
+
+ private:
+  SqliteStatement& statement_;
+};
+
+/// The `application_id` of hpt's files: "hpt1" in ASCII.
+inline constexpr std::int32_t sqlite_application_id = 0x68707431;
+/// The schema version this hpt writes and reads (table hpt_schema).
+inline constexpr std::int64_t sqlite_schema_version = 1;
+
+/// The schema (docs/storage.md documents it for users; a change needs a new version).
+inline constexpr std::string_view sqlite_schema = R"sql(
+CREATE TABLE hpt_schema (
+  version INTEGER NOT NULL
+);
+CREATE TABLE studies (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  direction   TEXT NOT NULL,
+  result_rule TEXT NOT NULL,
+  seed        TEXT NOT NULL,
+  space       TEXT NOT NULL,
+  strategy    TEXT NOT NULL,
+  hpt_version TEXT NOT NULL,
+  created     TEXT NOT NULL
+);
+CREATE TABLE events (
+  study             INTEGER NOT NULL REFERENCES studies (id),
+  seq               INTEGER NOT NULL,
+  kind              TEXT NOT NULL,
+  trial             INTEGER,
+  bracket           INTEGER,
+  rung              INTEGER,
+  resource          INTEGER,
+  last_rung         INTEGER,
+  restart           INTEGER,
+  step              INTEGER,
+  objective         REAL,
+  objective_bits    INTEGER,
+  metrics           TEXT,
+  config            TEXT,
+  status            TEXT,
+  failure           TEXT,
+  reason            TEXT,
+  stopped_by        TEXT,
+  wall_seconds      REAL,
+  wall_seconds_bits INTEGER,
+  steps_run         INTEGER,
+  started           INTEGER,
+  saved             INTEGER,
+  PRIMARY KEY (study, seq)
+);
+CREATE INDEX events_by_trial ON events (study, trial, seq);
+CREATE TABLE checkpoints (
+  study INTEGER NOT NULL REFERENCES studies (id),
+  trial INTEGER NOT NULL,
+  data  BLOB NOT NULL,
+  PRIMARY KEY (study, trial)
+);
+CREATE VIEW steps AS
+SELECT s.name AS study, e.trial AS trial, e.step AS step, e.objective AS objective,
+       e.metrics AS metrics, e.seq AS seq
+FROM events AS e JOIN studies AS s ON s.id = e.study
+WHERE e.kind = 'step'
+  AND (SELECT x.kind = 'job_ended' AND x.status <> 'interrupted' AND x.started = 1
+       FROM events AS x
+       WHERE x.study = e.study AND x.trial = e.trial AND x.seq > e.seq
+         AND x.kind IN ('job_started', 'job_ended')
+       ORDER BY x.seq LIMIT 1);
+CREATE VIEW trials AS
+SELECT s.name AS study, c.trial AS trial, c.bracket AS bracket, c.config AS config,
+       coalesce(CASE e.kind WHEN 'trial_pruned' THEN 'pruned' ELSE e.status END, 'pending')
+         AS status,
+       e.reason AS reason, e.stopped_by AS stopped_by, e.failure AS failure,
+       (SELECT count(*) FROM steps AS p WHERE p.study = s.name AND p.trial = c.trial) AS steps,
+       (SELECT p.step FROM steps AS p WHERE p.study = s.name AND p.trial = c.trial
+        ORDER BY p.seq DESC LIMIT 1) AS last_step,
+       (SELECT p.objective FROM steps AS p WHERE p.study = s.name AND p.trial = c.trial
+        ORDER BY p.seq DESC LIMIT 1) AS objective
+FROM events AS c
+JOIN studies AS s ON s.id = c.study
+LEFT JOIN events AS e
+  ON e.study = c.study
+  AND e.seq = (SELECT max(x.seq) FROM events AS x
+               WHERE x.study = c.study AND x.trial = c.trial
+                 AND x.kind IN ('job_ended', 'trial_pruned'))
+WHERE c.kind = 'trial_created';
+)sql";
+
+}  // namespace detail
+
+/// @brief A Storage in an SQLite file. Open it with sqlite_storage(file, options); every call
+/// comes from one thread (the coordinator's), as Storage says. Semantics are MemoryStorage's:
+/// the same events come back in the same order, bit for bit, and checkpoint() answers as
+/// MemoryStorage::checkpoint does for the same log.
+class SqliteStorage final : public Storage {
+ public:
+  /// @brief Opens (or creates) `file`. Throws std::invalid_argument for bad options and
+  /// StorageError for a file that cannot be opened, is not an SQLite database or is damaged,
+  /// belongs to another application, or was written by a newer hpt.
+  explicit SqliteStorage(std::filesystem::path file, SqliteOptions options = {})
+      : file_(std::move(file)), options_(options) {
+    options_.validate();
+    connect();
+  }
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+  ~SqliteStorage() override = default;
+
+  std::vector<StudyEvent> open(const StudyIdentity& identity, OpenMode mode) override {
+    open_.reset();
+    const std::string study = "study " + detail::quote_input(identity.name);
+    Transaction transaction(*this, "opening " + study);
+    std::vector<StudyEvent> events;
+    std::int64_t id = 0;
+    if (auto stored = find_study(identity.name)) {
+      if (mode == OpenMode::create)
+        throw StorageError(prefix() + "a " + study +
+                           " exists already (resume it, or choose another name)");
+      if (const auto difference = identity_difference(stored->second, identity);
+          !difference.empty())
+        throw StorageError(prefix() + study + " was stored with other settings: " + difference);
+      id = stored->first;
+      events = read_events(id, identity.name);
+    } else {
+      if (mode == OpenMode::resume) throw StorageError(prefix() + "no " + study + " to resume");
+      id = insert_study(identity);
+    }
+    transaction.commit("opening " + study);
+    open_ = Opened{id, identity.name, static_cast<std::int64_t>(events.size())};
+    return events;
+  }
+
+  void append(std::span<const StudyEvent> events) override {
+    if (!open_) throw StorageError(prefix() + "append before open");
+    if (events.empty()) return;
+    const std::string context = prefix() + "study " + detail::quote_input(open_->name);
+    if (rows_.size() < events.size()) rows_.resize(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i)
+      detail::encode_event_row(events[i], open_->last_seq + 1 + static_cast<std::int64_t>(i),
+                               rows_[i], context);
+    const std::string what = "appending to study " + detail::quote_input(open_->name);
+    Transaction transaction(*this, what);
+    const std::int64_t stored_last = last_seq(open_->id, what);
+    if (stored_last != open_->last_seq)
+      throw StorageError(context + ": its log ends at seq " + std::to_string(stored_last) +
+                         ", not " + std::to_string(open_->last_seq) +
+                         " as when it was opened: another program writes it");
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      insert_event(rows_[i], what);
+      if (const auto* ended = std::get_if<JobEnded>(&events[i])) {
+        if (keeps_checkpoint(*ended)) continue;
+        if (ended->status == TrialStatus::paused && ended->saved)
+          store_checkpoint(ended->trial, ended->checkpoint, what);
+        else
+          drop_checkpoint(ended->trial, what);
+      } else if (const auto* pruned = std::get_if<TrialPruned>(&events[i])) {
+        drop_checkpoint(pruned->trial, what);
+      }
+    }
+    transaction.commit(what);
+    open_->last_seq += static_cast<std::int64_t>(events.size());
+  }
+
+  [[nodiscard]] std::optional<std::string> checkpoint(std::size_t trial) override {
+    if (!open_ || !std::in_range<std::int64_t>(trial)) return std::nullopt;
+    const std::string what = "reading the checkpoint of trial " + std::to_string(trial) +
+                             " of study " + detail::quote_input(open_->name);
+    auto& statement = select_checkpoint_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, open_->id), what);
+    check(statement.bind_integer(2, static_cast<std::int64_t>(trial)), what);
+    const int code = sqlite3_step(statement.get());
+    if (code == SQLITE_DONE) return std::nullopt;
+    if (code != SQLITE_ROW) fail(code, what);
+    detail::SqliteValue data;
+    statement.column(0, data);
+    if (data.type != detail::SqliteValue::Type::blob)
+      throw StorageError(prefix() + "study " + detail::quote_input(open_->name) +
+                         ", table checkpoints, trial " + std::to_string(trial) +
+                         ", column \"data\": expected a blob, got " +
+                         detail::EventRowReader::describe(data));
+    return std::move(data.bytes);
+  }
+
+  [[nodiscard]] bool durable() const noexcept override { return true; }
+
+  [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
+  [[nodiscard]] const SqliteOptions& options() const noexcept { return options_; }
+  /// @brief The storage's own connection, for inspection (e.g. `PRAGMA synchronous`, which
+  /// belongs to a connection, not to the file). Writing through it bypasses the storage.
+  [[nodiscard]] sqlite3* native_handle() const noexcept { return connection_.get(); }
+
+ private:
+  struct Opened {
+    std::int64_t id;
+    std::string name;
+    std::int64_t last_seq;  // of the stored log
+  };
+
+  /// A transaction: BEGIN IMMEDIATE, then commit() or, if the scope is left without it, ROLLBACK.
+  class Transaction {
+   public:
+    Transaction(SqliteStorage& storage, const std::string& what) : storage_(storage) {
+      storage_.run(storage_.begin_, what + " (BEGIN IMMEDIATE)");
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit(const std::string& what) {
+      storage_.run(storage_.commit_, what + " (COMMIT)");
+      committed_ = true;
+    }
+    ~Transaction() {
+      // SQLite may have rolled back already (after some I/O errors): then there is nothing to do.
+      if (committed_ || sqlite3_get_autocommit(storage_.db())) return;
+      sqlite3_step(storage_.rollback_.get());
+      storage_.rollback_.reset();
+    }
+
+   private:
+    SqliteStorage& storage_;
+    bool committed_ = false;
+  };
+
+  [[nodiscard]] sqlite3* db() const noexcept { return connection_.get(); }
+
+  [[nodiscard]] std::string prefix() const {
+    return "hpt::SqliteStorage: \"" + file_.string() + "\": ";
+  }
+
+  [[noreturn]] void fail(int code, const std::string& what) const {
+    std::string message = prefix() + what + ": ";
+    message += db() ? sqlite3_errmsg(db()) : sqlite3_errstr(code);
+    const int primary = code & 0xFF;
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
+      message += " (not an SQLite database, or a damaged one)";
+    throw StorageError(message);
+  }
+
+  void check(int code, const std::string& what) const {
+    if (code != SQLITE_OK) fail(code, what);
+  }
+
+  void prepare(detail::SqliteStatement& statement, std::string_view sql) {
+    check(statement.prepare(db(), sql), "preparing \"" + std::string(sql.substr(0, 60)) + "\"");
+  }
+
+  /// Runs a statement that returns no row.
+  void run(detail::SqliteStatement& statement, const std::string& what) {
+    detail::SqliteResetOnExit reset(statement);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_DONE && code != SQLITE_ROW) fail(code, what);
+  }
+
+  /// Runs `sql` once (pragmas, the schema).
+  void execute(std::string_view sql, const std::string& what) {
+    check(sqlite3_exec(db(), std::string(sql).c_str(), nullptr, nullptr, nullptr), what);
+  }
+
+  /// The first column of the first row of `sql`, or nullopt when it returns none.
+  std::optional<detail::SqliteValue> query_value(std::string_view sql, const std::string& what) {
+    detail::SqliteStatement statement;
+    check(statement.prepare(db(), sql), what);
+    const int code = sqlite3_step(statement.get());
+    if (code == SQLITE_DONE) return std::nullopt;
+    if (code != SQLITE_ROW) fail(code, what);
+    detail::SqliteValue value;
+    statement.column(0, value);
+    return value;
+  }
+
+  [[noreturn]] void refuse_file(const std::string& why) const {
+    throw StorageError(prefix() + why);
+  }
+
+  void connect() {
+    sqlite3* handle = nullptr;
+    const std::string path = file_.string();
+    const int opened =
+        sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    connection_ = detail::SqliteConnection(handle);
+    if (opened != SQLITE_OK) fail(opened, "opening the file");
+    sqlite3_extended_result_codes(db(), 1);
+    check(sqlite3_busy_timeout(db(), static_cast<int>(options_.busy_timeout.count())),
+          "setting the busy timeout");
+
+    // Whose file is it? Read before anything is written, so that a foreign file stays as it was.
+    const auto [application_id, empty] = ownership();
+    check_owner(application_id, empty);
+
+    // WAL first: the journal mode cannot change inside a transaction.
+    const auto mode = query_value("PRAGMA journal_mode=WAL", "switching to WAL mode");
+    if (!mode || mode->type != detail::SqliteValue::Type::text || mode->bytes != "wal")
+      refuse_file("SQLite could not switch the file to WAL mode (it stays in \"" +
+                  detail::excerpt(mode ? mode->bytes : std::string("?")) +
+                  "\" mode): WAL needs a local file system that supports shared memory");
+    execute(options_.synchronous == SqliteSync::full ? "PRAGMA synchronous=FULL"
+                                                     : "PRAGMA synchronous=NORMAL",
+            "setting PRAGMA synchronous");
+    execute("PRAGMA foreign_keys=ON", "setting PRAGMA foreign_keys");
+
+    prepare(begin_, "BEGIN IMMEDIATE");
+    prepare(commit_, "COMMIT");
+    prepare(rollback_, "ROLLBACK");
+    if (empty) {
+      Transaction transaction(*this, "creating hpt's tables");
+      // Another program may have made its tables since the check above.
+      const auto [application_now, still_empty] = ownership();
+      if (still_empty) {
+        execute(detail::sqlite_schema, "creating hpt's tables");
+        execute("INSERT INTO hpt_schema (version) VALUES (" +
+                    std::to_string(detail::sqlite_schema_version) + ")",
+                "creating hpt's tables");
+        execute("PRAGMA application_id=" + std::to_string(detail::sqlite_application_id),
+                "setting PRAGMA application_id");
+      }
+      transaction.commit("creating hpt's tables");
+      if (!still_empty) {
+        check_owner(application_now, false);
+        check_schema();
+      }
+    } else {
+      check_schema();
+    }
+
+    prepare(find_study_,
+            "SELECT id, direction, result_rule, seed, space, strategy, hpt_version FROM studies "
+            "WHERE name = ?1");
+    prepare(insert_study_,
+            "INSERT INTO studies (name, direction, result_rule, seed, space, strategy, "
+            "hpt_version, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
+    std::string columns, parameters;
+    for (std::size_t i = 0; i < detail::event_column_count; ++i) {
+      columns += ", " + std::string(detail::event_column_names[i]);
+      parameters += ", ?" + std::to_string(i + 2);
+    }
+    prepare(select_events_,
+            "SELECT " + columns.substr(2) + " FROM events WHERE study = ?1 ORDER BY seq");
+    prepare(insert_event_,
+            "INSERT INTO events (study" + columns + ") VALUES (?1" + parameters + ")");
+    prepare(last_seq_, "SELECT coalesce(max(seq), 0) FROM events WHERE study = ?1");
+    prepare(store_checkpoint_,
+            "INSERT INTO checkpoints (study, trial, data) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (study, trial) DO UPDATE SET data = excluded.data");
+    prepare(drop_checkpoint_, "DELETE FROM checkpoints WHERE study = ?1 AND trial = ?2");
+    prepare(select_checkpoint_, "SELECT data FROM checkpoints WHERE study = ?1 AND trial = ?2");
+  }
+
+  /// The file's application_id, and whether it holds no table, index or view at all.
+  std::pair<std::int64_t, bool> ownership() {
+    const std::string what = "reading the file's header";
+    const auto application = query_value("PRAGMA application_id", what);
+    const auto objects = query_value("SELECT count(*) FROM sqlite_master", what);
+    return {
+        application && application->type == detail::SqliteValue::Type::integer
+            ? application->integer
+            : 0,
+        objects && objects->type == detail::SqliteValue::Type::integer && objects->integer == 0};
+  }
+
+  /// Refuses a file that is not hpt's (a new, empty file is).
+  void check_owner(std::int64_t application_id, bool empty) const {
+    const bool ours = application_id == detail::sqlite_application_id;
+    if (!ours && application_id != 0)
+      refuse_file("the file belongs to another application (application_id " +
+                  std::to_string(application_id) + "), not to hpt");
+    if (!ours && !empty)
+      refuse_file(
+          "the file is an SQLite database of another application: it has tables, but not hpt's");
+    if (ours && empty) refuse_file("the file has hpt's application_id but no tables: damaged");
+  }
+
+  /// An hpt file: its schema version must be one this hpt reads.
+  void check_schema() {
+    const std::string what = "reading the schema version (table hpt_schema)";
+    const auto tables = query_value(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'hpt_schema'", what);
+    if (!tables || tables->type != detail::SqliteValue::Type::integer || tables->integer != 1)
+      refuse_file("the file has hpt's application_id but no table hpt_schema: damaged");
+    detail::SqliteStatement statement;
+    check(statement.prepare(db(), "SELECT version FROM hpt_schema"), what);
+    std::optional<std::int64_t> version;
+    for (int rows = 0;; ++rows) {
+      const int code = sqlite3_step(statement.get());
+      if (code == SQLITE_DONE) break;
+      if (code != SQLITE_ROW) fail(code, what);
+      detail::SqliteValue value;
+      statement.column(0, value);
+      if (rows > 0 || value.type != detail::SqliteValue::Type::integer)
+        refuse_file("table hpt_schema must hold one integer, the schema version: damaged");
+      version = value.integer;
+    }
+    if (!version) refuse_file("table hpt_schema holds no schema version: damaged");
+    if (*version > detail::sqlite_schema_version)
+      refuse_file("the file was written by a newer hpt (schema version " +
+                  std::to_string(*version) + "; this hpt reads version " +
+                  std::to_string(detail::sqlite_schema_version) + ")");
+    if (*version < 1)
+      refuse_file("table hpt_schema holds schema version " + std::to_string(*version) +
+                  ", which no hpt writes: damaged");
+  }
+
+  /// The stored study `name`: its id and identity.
+  std::optional<std::pair<std::int64_t, StudyIdentity>> find_study(const std::string& name) {
+    const std::string study = "study " + detail::quote_input(name);
+    const std::string what = "reading " + study;
+    auto& statement = find_study_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_text(1, name), what);
+    const int code = sqlite3_step(statement.get());
+    if (code == SQLITE_DONE) return std::nullopt;
+    if (code != SQLITE_ROW) fail(code, what);
+    constexpr std::string_view columns[] = {"id",    "direction", "result_rule", "seed",
+                                            "space", "strategy",  "hpt_version"};
+    detail::SqliteValue cells[7];
+    for (int i = 0; i < 7; ++i) statement.column(i, cells[i]);
+    const auto refuse = [&](int column, const std::string& problem) {
+      throw StorageError(prefix() + study + ", table studies, column \"" +
+                         std::string(columns[column]) + "\": " + problem);
+    };
+    const auto text = [&](int column) -> const std::string& {
+      if (cells[column].type != detail::SqliteValue::Type::text)
+        refuse(column, "expected text, got " + detail::EventRowReader::describe(cells[column]));
+      return cells[column].bytes;
+    };
+    if (cells[0].type != detail::SqliteValue::Type::integer)
+      refuse(0, "expected an integer, got " + detail::EventRowReader::describe(cells[0]));
+    StudyIdentity identity;
+    identity.name = name;
+    try {
+      identity.direction = parse_direction(detail::excerpt(text(1)));
+    } catch (const std::invalid_argument& error) {
+      refuse(1, error.what());
+    }
+    try {
+      identity.result = parse_trial_result(detail::excerpt(text(2)));
+    } catch (const std::invalid_argument& error) {
+      refuse(2, error.what());
+    }
+    const auto seed = detail::parse_decimal_uint64(text(3));
+    if (!seed)
+      refuse(3, detail::quote_input(text(3)) + " is not a decimal integer from 0 to " +
+                    std::to_string(std::numeric_limits<std::uint64_t>::max()));
+    identity.seed = *seed;
+    identity.space = text(4);
+    identity.strategy = text(5);
+    identity.version = text(6);
+    return std::pair{cells[0].integer, std::move(identity)};
+  }
+
+  std::int64_t insert_study(const StudyIdentity& identity) {
+    const std::string what = "creating study " + detail::quote_input(identity.name);
+    auto& statement = insert_study_;
+    detail::SqliteResetOnExit reset(statement);
+    const std::string seed = std::to_string(identity.seed);
+    check(statement.bind_text(1, identity.name), what);
+    check(statement.bind_text(2, to_string(identity.direction)), what);
+    check(statement.bind_text(3, to_string(identity.result)), what);
+    check(statement.bind_text(4, seed), what);
+    check(statement.bind_text(5, identity.space), what);
+    check(statement.bind_text(6, identity.strategy), what);
+    check(statement.bind_text(7, identity.version), what);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_DONE) fail(code, what);
+    return sqlite3_last_insert_rowid(db());
+  }
+
+  std::vector<StudyEvent> read_events(std::int64_t id, const std::string& name) {
+    const std::string context = prefix() + "study " + detail::quote_input(name);
+    const std::string what = "reading the events of study " + detail::quote_input(name);
+    auto& statement = select_events_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, id), what);
+    std::vector<StudyEvent> events;
+    detail::EventRow row;
+    for (std::int64_t seq = 1;; ++seq) {
+      const int code = sqlite3_step(statement.get());
+      if (code == SQLITE_DONE) break;
+      if (code != SQLITE_ROW) fail(code, what);
+      for (std::size_t i = 0; i < detail::event_column_count; ++i)
+        statement.column(static_cast<int>(i), row[i]);
+      events.push_back(detail::decode_event_row(row, seq, context));
+    }
+    return events;
+  }
+
+  std::int64_t last_seq(std::int64_t id, const std::string& what) {
+    auto& statement = last_seq_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, id), what);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_ROW) fail(code, what);
+    return sqlite3_column_int64(statement.get(), 0);
+  }
+
+  void insert_event(const detail::EventRow& row, const std::string& what) {
+    auto& statement = insert_event_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, open_->id), what);
+    for (std::size_t i = 0; i < detail::event_column_count; ++i)
+      check(statement.bind(static_cast<int>(i) + 2, row[i]), what);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_DONE) fail(code, what);
+  }
+
+  void store_checkpoint(std::size_t trial, std::string_view data, const std::string& what) {
+    auto& statement = store_checkpoint_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, open_->id), what);
+    check(statement.bind_integer(2, static_cast<std::int64_t>(trial)), what);
+    check(statement.bind_blob(3, data), what);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_DONE)
+      fail(code, what + " (storing the checkpoint of trial " + std::to_string(trial) + ")");
+  }
+
+  void drop_checkpoint(std::size_t trial, const std::string& what) {
+    auto& statement = drop_checkpoint_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, open_->id), what);
+    check(statement.bind_integer(2, static_cast<std::int64_t>(trial)), what);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_DONE)
+      fail(code, what + " (deleting the checkpoint of trial " + std::to_string(trial) + ")");
+  }
+
+  std::filesystem::path file_;
+  SqliteOptions options_;
+  // The connection outlives its statements (members are destroyed in reverse order).
+  detail::SqliteConnection connection_;
+  detail::SqliteStatement begin_, commit_, rollback_, find_study_, insert_study_, select_events_,
+      insert_event_, last_seq_, store_checkpoint_, drop_checkpoint_, select_checkpoint_;
+  std::optional<Opened> open_;
+  std::vector<detail::EventRow> rows_;  // append()'s rows, kept for their buffers
+};
+
+/// @brief Opens (or creates) the SQLite file `file` as a study storage; see SqliteStorage.
+inline std::shared_ptr<SqliteStorage> sqlite_storage(std::filesystem::path file,
+                                                     SqliteOptions options = {}) {
+  return std::make_shared<SqliteStorage>(std::move(file), options);
+}
+
+}  // namespace hpt
