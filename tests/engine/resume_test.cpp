@@ -296,6 +296,16 @@ TEST_CASE("a stored log that this study would not have written is refused, namin
                       }),
                       Catch::Contains("trial 0 was stored with configuration"));
   }
+  SECTION("a job that ends without ending") {
+    CHECK_THROWS_WITH(replayed_with([](std::vector<hpt::StudyEvent>& log) {
+                        for (auto& event : log)
+                          if (auto* ended = std::get_if<hpt::JobEnded>(&event)) {
+                            ended->status = hpt::TrialStatus::running;
+                            return;
+                          }
+                      }),
+                      Catch::Contains("ended running, which is not an end"));
+  }
   SECTION("a step of a trial that is not running") {
     CHECK_THROWS_WITH(replayed_with([](std::vector<hpt::StudyEvent>& log) {
                         log.insert(log.begin(), hpt::StepRecorded{0, hpt::Step{1, 0.5, {}}});

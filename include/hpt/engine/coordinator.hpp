@@ -602,6 +602,9 @@ class Coordinator {
             study_.trials()[ended->trial].status != TrialStatus::running)
           refuse("the end of a job of trial " + std::to_string(ended->trial) +
                  ", which is not running");
+        if (ended->status == TrialStatus::running || ended->status == TrialStatus::pending)
+          refuse("a job of trial " + std::to_string(ended->trial) + " ended " +
+                 std::string(to_string(ended->status)) + ", which is not an end");
         JobDone done{.job = jobs[ended->trial],
                      .status = ended->status,
                      .reason = ended->reason,
