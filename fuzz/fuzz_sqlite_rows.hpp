@@ -5,7 +5,7 @@
 //   'm' TEXT    hpt::detail::decode_metrics_json(TEXT)
 //   other ROW   hpt::detail::decode_event_row of one `events` row, expected at seq 1
 //
-// ROW is up to 22 fields (the columns seq ... saved) separated by the byte 0x1F; a missing field
+// ROW is up to 23 fields (the columns seq ... session) separated by the byte 0x1F; a missing field
 // is NULL. A field's first byte is its type, the rest its value: 'n' NULL, 'i' an integer in
 // decimal, 'r' a real as 16 hex digits of its bits, 't' text, 'b' a blob; a field that does not
 // parse as its type, or has another first byte, is the whole field as text.

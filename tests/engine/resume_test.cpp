@@ -272,7 +272,9 @@ TEST_CASE("a stored log that this study would not have written is refused, namin
     std::stop_source stop;
     stop.request_stop();
     other.stop = stop.get_token();
-    (void)hpt::tune<CheckpointedLearner>(space(), strategy, hpt::NoStopping{}, other);
+    const auto created =
+        hpt::tune<CheckpointedLearner>(space(), strategy, hpt::NoStopping{}, other);
+    (void)changed->open(hpt::detail::identity_of(created, space()), hpt::OpenMode::resume);
     changed->append(log);
     other.stop = {};
     other.open = hpt::OpenMode::resume;

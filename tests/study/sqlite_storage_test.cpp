@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "exception_message.hpp"
@@ -270,7 +271,7 @@ TEST_CASE("SQLite storage opens a study as the mode says", "[sqlite]") {
   const std::vector<hpt::StudyEvent> events{hpt::TrialCreated{.config = {{"x", 1}}}};
 
   CHECK_THAT(message_of([&] { storage->append(events); }),
-             Catch::Contains("append before open") && Catch::Contains(file.string()));
+             Catch::Contains("before open") && Catch::Contains(file.string()));
   CHECK_THAT(message_of([&] { storage->open(study_identity("s"), hpt::OpenMode::resume); }),
              Catch::Contains(file.string()) && Catch::Contains("no study \"s\" to resume"));
   CHECK_THROWS_AS(storage->open(study_identity("s"), hpt::OpenMode::resume), hpt::StorageError);
@@ -280,7 +281,7 @@ TEST_CASE("SQLite storage opens a study as the mode says", "[sqlite]") {
   CHECK_THAT(message_of([&] { storage->open(study_identity("s"), hpt::OpenMode::create); }),
              Catch::Contains("study \"s\" exists already"));
   // A failed open leaves no study open.
-  CHECK_THAT(message_of([&] { storage->append(events); }), Catch::Contains("append before open"));
+  CHECK_THAT(message_of([&] { storage->append(events); }), Catch::Contains("before open"));
   check_same_events(storage->open(study_identity("s"), hpt::OpenMode::create_or_resume), events);
   CHECK(storage->open(study_identity("t"), hpt::OpenMode::create_or_resume).empty());
   check_same_events(storage->open(study_identity("s"), hpt::OpenMode::resume), events);
@@ -515,19 +516,102 @@ TEST_CASE("SQLite storage: an append is one transaction, all of it or none", "[s
   check_same_events(hpt::sqlite_storage(file)->open(identity, hpt::OpenMode::resume), all);
 }
 
-TEST_CASE("SQLite storage refuses to append over another writer's events", "[sqlite]") {
+TEST_CASE("SQLite sessions of one study read each other's events in one order", "[sqlite]") {
   test_support::ScratchDirectory scratch;
   const auto file = scratch.path / "two_writers.db";
   auto one = hpt::sqlite_storage(file);
   auto two = hpt::sqlite_storage(file);
   one->open(study_identity("s"), hpt::OpenMode::create);
   two->open(study_identity("s"), hpt::OpenMode::resume);
-  const std::vector<hpt::StudyEvent> events{hpt::StudyFinished{}};
-  one->append(events);
-  CHECK_THAT(message_of([&] { two->append(events); }),
-             Catch::Contains("ends at seq 1, not 0") && Catch::Contains("another program"));
-  one->append(events);
+  CHECK(one->session() != 0);
+  CHECK(two->session() != 0);
+  CHECK(one->session() != two->session());
+  const std::vector<hpt::StudyEvent> created{hpt::TrialCreated{0, 0, {}}};
+  one->append(created);
+  // append() refuses to write over events this session has not read...
+  CHECK_THAT(message_of([&] { two->append(created); }),
+             Catch::Contains("another session appended"));
+  // ... which lock() hands over, inside the transaction that then appends.
+  CHECK(two->wait_for_news(std::chrono::milliseconds(0)));
+  const auto news = two->lock();
+  REQUIRE(news.size() == 1);
+  CHECK(std::holds_alternative<hpt::TrialCreated>(news[0]));
+  const std::vector<hpt::StudyEvent> finished{hpt::StudyFinished{}};
+  two->commit(finished);
+  CHECK_FALSE(two->wait_for_news(std::chrono::milliseconds(0)));
+  const auto seen = one->lock();
+  REQUIRE(seen.size() == 1);
+  CHECK(std::holds_alternative<hpt::StudyFinished>(seen[0]));
+  one->commit({});
   CHECK(hpt::sqlite_storage(file)->open(study_identity("s"), hpt::OpenMode::resume).size() == 2);
+}
+
+TEST_CASE(
+    "SQLite sessions are gone when they end, when their process dies, or when their "
+    "lease lapses",
+    "[sqlite]") {
+  test_support::ScratchDirectory scratch;
+  const auto file = scratch.path / "sessions.db";
+  hpt::SqliteOptions quick{.heartbeat_interval = std::chrono::milliseconds(10),
+                           .lease_timeout = std::chrono::milliseconds(200)};
+  auto watcher = hpt::sqlite_storage(file, quick);
+  watcher->open(study_identity("s"), hpt::OpenMode::create);
+  auto live = hpt::sqlite_storage(file, quick);
+  live->open(study_identity("s"), hpt::OpenMode::resume);
+  auto ended = hpt::sqlite_storage(file, quick);
+  ended->open(study_identity("s"), hpt::OpenMode::resume);
+  const std::uint64_t live_id = live->session(), ended_id = ended->session();
+  ended->close();
+  const auto gone_of = [&](std::vector<std::uint64_t> sessions) {
+    (void)watcher->lock();
+    auto gone = watcher->gone(sessions);
+    watcher->commit({});
+    return gone;
+  };
+  auto gone = gone_of({live_id, ended_id, 999});
+  REQUIRE(gone.size() == 2);
+  CHECK(gone[0].session == ended_id);
+  CHECK_THAT(gone[0].reason, Catch::Contains("has ended"));
+  CHECK(gone[1].session == 999);
+  CHECK_THAT(gone[1].reason, Catch::Contains("not in the file"));
+  // A live session renews its lease: still there after several lease timeouts.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(gone_of({live_id}).empty());
+  // A dead process on this machine is gone at once; a stale lease is gone after its timeout.
+  RawDatabase raw(file);
+  raw.execute("UPDATE sessions SET pid = 2147483647 WHERE id = " + std::to_string(live_id));
+  gone = gone_of({live_id});
+  REQUIRE(gone.size() == 1);
+  CHECK_THAT(gone[0].reason, Catch::Contains("is no longer running"));
+  // Another machine's session (its process cannot be looked up) whose lease has lapsed; its
+  // heartbeat is slow enough not to renew the lease meanwhile.
+  auto sleepy = hpt::sqlite_storage(file, {.heartbeat_interval = std::chrono::seconds(60),
+                                           .lease_timeout = std::chrono::seconds(120)});
+  sleepy->open(study_identity("s"), hpt::OpenMode::resume);
+  raw.execute("UPDATE sessions SET host = 'elsewhere', heartbeat = heartbeat - 3600 WHERE id = " +
+              std::to_string(sleepy->session()));
+  gone = gone_of({sleepy->session()});
+  REQUIRE(gone.size() == 1);
+  CHECK_THAT(gone[0].reason,
+             Catch::Contains("renewed its lease") && Catch::Contains("lease_timeout 0.2 s"));
+}
+
+TEST_CASE("SqliteOptions refuses bad lease settings, naming them", "[sqlite]") {
+  const auto refused = [](hpt::SqliteOptions options) {
+    try {
+      options.validate();
+    } catch (const std::invalid_argument& error) {
+      return std::string(error.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK_THAT(refused({.heartbeat_interval = std::chrono::milliseconds(0)}),
+             Catch::Contains("heartbeat_interval = 0 ms must be positive"));
+  CHECK_THAT(refused({.poll_interval = std::chrono::milliseconds(-1)}),
+             Catch::Contains("poll_interval = -1 ms must be positive"));
+  CHECK_THAT(refused({.heartbeat_interval = std::chrono::milliseconds(100),
+                      .lease_timeout = std::chrono::milliseconds(150)}),
+             Catch::Contains("lease_timeout = 150 ms must be at least twice heartbeat_interval"));
 }
 
 TEST_CASE("SQLite storage puts the file in WAL mode with the chosen synchronous setting",
@@ -540,7 +624,7 @@ TEST_CASE("SQLite storage puts the file in WAL mode with the chosen synchronous 
     CHECK(storage->file() == file);
     // synchronous belongs to a connection: asked of the storage's own.
     CHECK(RawDatabase::value_of(storage->native_handle(), "PRAGMA synchronous") == "1");  // NORMAL
-    CHECK(RawDatabase::value_of(storage->native_handle(), "PRAGMA busy_timeout") == "10000");
+    CHECK(RawDatabase::value_of(storage->native_handle(), "PRAGMA busy_timeout") == "60000");
     RawDatabase raw(file);  // journal_mode and application_id belong to the file
     CHECK(raw.value("PRAGMA journal_mode") == "wal");
     CHECK(raw.value("PRAGMA application_id") == std::to_string(0x68707431));

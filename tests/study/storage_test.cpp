@@ -67,7 +67,7 @@ TEST_CASE("MemoryStorage opens as the mode says and refuses by name", "[storage]
   CHECK_THROWS_WITH(storage.open(identity("a"), hpt::OpenMode::resume),
                     "hpt::MemoryStorage: no study \"a\" to resume");
   CHECK_THROWS_WITH(storage.append(std::vector<hpt::StudyEvent>{hpt::StudyFinished{}}),
-                    "hpt::MemoryStorage: append before open");
+                    "hpt::MemoryStorage: lock before open");
   CHECK(storage.open(identity("a"), hpt::OpenMode::create).empty());
   storage.append(std::vector<hpt::StudyEvent>{hpt::TrialCreated{0, 0, {}}});
   CHECK_THROWS_WITH(storage.open(identity("a"), hpt::OpenMode::create),

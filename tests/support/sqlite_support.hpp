@@ -136,6 +136,7 @@ class RawDatabase {
     if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
         SQLITE_OK)
       throw std::runtime_error("RawDatabase: cannot open " + file.string());
+    sqlite3_busy_timeout(db_, 10000);  // sessions' heartbeats write the file too
   }
   RawDatabase(const RawDatabase&) = delete;
   RawDatabase& operator=(const RawDatabase&) = delete;

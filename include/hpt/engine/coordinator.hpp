@@ -21,6 +21,7 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -81,6 +82,11 @@ class Coordinator {
         options_(study.options()),
         observers_(observers...),
         storage_(options_.storage.get()) {}
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+  ~Coordinator() {
+    if (locked_) storage_->rollback();  // an exception left a transaction open
+  }
 
   void run() {
     const auto start = Clock::now();
@@ -90,7 +96,7 @@ class Coordinator {
         run_inline();
       else
         run_pool();
-      finish();
+      if (!finished_) finish();  // another session may have finished it
     }
     study_.set_wall_seconds(std::chrono::duration<double>(Clock::now() - start).count());
     each_observer("on_study_end", std::nullopt, [&](auto& o) { notify_study_end(o, study_); });
@@ -115,7 +121,12 @@ class Coordinator {
   void step(std::size_t trial, Step&& point) {
     apply_step(study_.trials()[trial], std::move(point));
   }
-  void done(JobDone&& done) { apply_done(std::move(done)); }
+  void done(JobDone&& done) {
+    if (storage_)
+      finished_job_ = std::move(done);  // applied after the other sessions' events: see run_inline
+    else
+      apply_done(std::move(done));
+  }
 
  private:
   // ---- Events from a pool's workers. ----
@@ -242,12 +253,45 @@ class Coordinator {
   }
 
   void run_inline() {
+    if (storage_) return run_inline_stored();
     while (!stop_requested()) {
       const auto job = next_job();
       if (!job) break;
       Slot& slot = begin(*job);
       runner_.run(slot, *job, study_.trials()[job->trial].config, *this);
     }
+  }
+
+  /// With a storage, a job's end and the next hand-out are one transaction, entered after the
+  /// other sessions' events are folded in, so that the scheduler hears of every job in the order
+  /// of the log. No job is handed out: wait while other sessions run jobs, else the study ends
+  /// (finish() continues the transaction).
+  void run_inline_stored() {
+    while (!stop_requested()) {
+      sync();
+      if (finished_job_) apply_done(take_finished_job());
+      if (finished_) return commit();  // another session finished the study
+      const auto job = next_job();
+      if (!job) {
+        if (!others_running()) return;
+        commit();
+        (void)storage_->wait_for_news(storage_->poll_interval());
+        continue;
+      }
+      Slot& slot = begin(*job);
+      commit();
+      runner_.run(slot, *job, study_.trials()[job->trial].config, *this);
+    }
+    if (finished_job_) {  // the job the stop cut short
+      sync();
+      apply_done(take_finished_job());
+    }
+  }
+
+  JobDone take_finished_job() {
+    JobDone done = std::move(*finished_job_);
+    finished_job_.reset();
+    return done;
   }
 
   void run_pool() {
@@ -287,7 +331,8 @@ class Coordinator {
       } drain{*this, queue, in_flight, busy, events, next};
       std::vector<Handed> batch;
       for (;;) {
-        while (busy < options_.workers && !stop_requested()) {
+        sync();  // with a storage: what follows, up to the wait, is one transaction
+        while (!finished_ && busy < options_.workers && !stop_requested()) {
           batch.clear();
           double expected = 0;
           while (batch.size() < most_batch_jobs && expected < batch_seconds) {
@@ -314,8 +359,21 @@ class Coordinator {
           in_flight += jobs;
           batch = {};
         }
-        if (in_flight == 0 && busy == 0) break;
-        queue.take_all(events);
+        if (in_flight == 0 && busy == 0) {
+          if (finished_ || !others_running()) break;  // finish() continues the transaction
+          commit();
+          (void)storage_->wait_for_news(storage_->poll_interval());
+          continue;
+        }
+        if (storage_) {
+          commit();
+          next = 0;
+          // Woken now and then to see what other sessions did (and whether any is gone).
+          if (!queue.take_all_for(events, storage_->poll_interval())) continue;
+          sync();
+        } else {
+          queue.take_all(events);
+        }
         for (next = 0; next < events.size();) {
           Event& event = events[next++];
           if (auto* done = std::get_if<JobDone>(&event)) {
@@ -389,11 +447,29 @@ class Coordinator {
     if (trial.status == TrialStatus::running)
       throw std::logic_error("hpt::tune: the scheduler handed out trial " +
                              std::to_string(trial.id) + " while its previous job runs");
-    slots_[job.trial].paused_rung = trial.rung;
+    Slot& slot = slots_[job.trial];
+    slot.paused_rung = trial.rung;
     trial.status = TrialStatus::running;
     trial.rung = job.rung;
-    if (recording()) write(JobStarted{job, restarting(job.trial)});
-    return slots_[job.trial];
+    if (!storage_) return slot;
+    started_restart_ = restarting(job.trial);
+    // Every result told before this job was handed out has been told (again) by now.
+    stored_prunings_.insert(stored_prunings_.end(), pending_prunings_.begin(),
+                            pending_prunings_.end());
+    pending_prunings_.clear();
+    if (!recording()) return slot;  // a job of the log: fold() takes it from here
+    if (!slot.object && !slot.checkpoint) {
+      // Its last job ran in another session (or before a resume): continue from the stored
+      // checkpoint, or retrain the steps in the record (TrialRunner::catch_up).
+      slot.steps = trial.resource;
+      if (trial.resource > 0)
+        if (auto checkpoint = storage_->checkpoint(trial.id))
+          slot.checkpoint = std::make_unique<std::string>(std::move(*checkpoint));
+    }
+    attempts_[job.trial] =
+        Attempt{.job = job, .session = session_, .local = true, .order = handed_out_++};
+    write(JobStarted{job, started_restart_, session_});
+    return slot;
   }
 
   void apply_step(Trial& trial, Step&& point) {
@@ -505,170 +581,20 @@ class Coordinator {
   /// log (events.hpp), before run() continues it. The scheduler is asked for the same jobs in the
   /// same order, and told the same results, so its decisions are made again, not read back;
   /// every decision is checked against the log, and a difference (another strategy or space,
-  /// a trainable whose results changed) throws StorageError naming the event. A job whose last
-  /// attempt was cut short (no end stored, interrupted, or not started) runs again from its
-  /// trial's stored checkpoint, or by retraining the steps before it.
+  /// a trainable whose results changed) throws StorageError naming the event. Jobs still running
+  /// in the log belong to other sessions: those that are gone have them abandoned at the first
+  /// sync, and they run again, from their trial's stored checkpoint or by retraining the steps
+  /// before them.
   void resume(const std::vector<StudyEvent>& events) {
-    replaying_ = true;
-    // An attempt of a trial's job is its JobStarted, its steps and its JobEnded; it is void when
-    // it ends interrupted or unstarted, or is followed by a restart, or never ends.
-    std::vector<char> void_event(events.size(), 0);
-    {
-      constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
-      std::vector<std::size_t> attempt_of(events.size(), none);  // by event: its attempt
-      std::vector<char> attempt_void;                            // by attempt
-      std::vector<std::size_t> open;                             // by trial: its open attempt
-      const auto trial_of = [](const StudyEvent& event) -> std::optional<std::size_t> {
-        if (const auto* started = std::get_if<JobStarted>(&event)) return started->job.trial;
-        if (const auto* recorded = std::get_if<StepRecorded>(&event)) return recorded->trial;
-        if (const auto* ended = std::get_if<JobEnded>(&event)) return ended->trial;
-        return std::nullopt;
-      };
-      for (std::size_t i = 0; i < events.size(); ++i) {
-        const auto trial = trial_of(events[i]);
-        if (!trial) continue;
-        if (*trial >= open.size()) open.resize(*trial + 1, none);
-        if (std::holds_alternative<JobStarted>(events[i])) {
-          if (open[*trial] != none) attempt_void[open[*trial]] = 1;  // restarted: void
-          open[*trial] = attempt_void.size();
-          attempt_void.push_back(0);
-        }
-        attempt_of[i] = open[*trial];
-        if (const auto* ended = std::get_if<JobEnded>(&events[i]); ended && open[*trial] != none) {
-          attempt_void[open[*trial]] = keeps_checkpoint(*ended) ? 1 : 0;
-          open[*trial] = none;
-        }
-      }
-      for (const std::size_t attempt : open)
-        if (attempt != none) attempt_void[attempt] = 1;  // never ended
-      for (std::size_t i = 0; i < events.size(); ++i)
-        if (attempt_of[i] != none) void_event[i] = attempt_void[attempt_of[i]];
-    }
-    std::vector<Job> jobs;  // by trial: its current job
-    std::optional<TrialCreated> created;
-    std::vector<const TrialPruned*> prunings;
-    std::vector<const TrialPruned*> pending_prunings;  // reproducible_lag: see below
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      const StudyEvent& event = events[i];
-      const auto refuse = [&](const std::string& what) {
-        throw StorageError("hpt: study \"" + options_.name + "\" cannot be resumed: stored event " +
-                           std::to_string(i) + " (" + std::string(event_kind(event)) +
-                           "): " + what);
-      };
-      if (const auto* made = std::get_if<TrialCreated>(&event)) {
-        if (made->trial != study_.trials().size())
-          refuse("creates trial " + std::to_string(made->trial) + " where trial " +
-                 std::to_string(study_.trials().size()) + " comes next");
-        created = *made;
-      } else if (const auto* started = std::get_if<JobStarted>(&event)) {
-        const Job& stored = started->job;
-        if (started->restart) {  // the job was handed out before: nothing to ask the scheduler
-          if (stored.trial >= jobs.size() || !same_job(jobs[stored.trial], stored))
-            refuse("restarts a job of trial " + std::to_string(stored.trial) +
-                   " that was not handed out");
-          continue;
-        }
-        const auto job = next_job();
-        if (!job || !same_job(*job, stored))
-          refuse("the stored study ran " + describe(stored) + " where this scheduler hands out " +
-                 (job ? describe(*job) : std::string("nothing")) +
-                 " (another strategy, search space or seed?)");
-        const bool is_new = job->trial == study_.trials().size();
-        if (is_new && (!created || created->trial != job->trial))
-          refuse("trial " + std::to_string(job->trial) + " starts before it was created");
-        begin(*job);
-        if (is_new && study_.trials().back().config != created->config) {
-          std::ostringstream stored_config, given_config;
-          stored_config << created->config;
-          given_config << study_.trials().back().config;
-          refuse("trial " + std::to_string(job->trial) + " was stored with configuration " +
-                 excerpt(stored_config.str()) + " where this study samples " +
-                 excerpt(given_config.str()));
-        }
-        if (job->trial >= jobs.size()) jobs.resize(job->trial + 1);
-        jobs[job->trial] = *job;
-        // Every result told before this job was handed out has been told again by now.
-        prunings.insert(prunings.end(), pending_prunings.begin(), pending_prunings.end());
-        pending_prunings.clear();
-      } else if (const auto* recorded = std::get_if<StepRecorded>(&event)) {
-        if (void_event[i]) continue;
-        if (recorded->trial >= jobs.size() ||
-            study_.trials()[recorded->trial].status != TrialStatus::running)
-          refuse("a step of trial " + std::to_string(recorded->trial) + ", which is not running");
-        replay_step(study_.trials()[recorded->trial], recorded->point);
-      } else if (const auto* ended = std::get_if<JobEnded>(&event)) {
-        if (void_event[i]) continue;
-        if (ended->trial >= jobs.size() ||
-            study_.trials()[ended->trial].status != TrialStatus::running)
-          refuse("the end of a job of trial " + std::to_string(ended->trial) +
-                 ", which is not running");
-        if (ended->status == TrialStatus::running || ended->status == TrialStatus::pending)
-          refuse("a job of trial " + std::to_string(ended->trial) + " ended " +
-                 std::string(to_string(ended->status)) + ", which is not an end");
-        JobDone done{.job = jobs[ended->trial],
-                     .status = ended->status,
-                     .reason = ended->reason,
-                     .stopped_by = ended->stopped_by,
-                     .failure = ended->failure,
-                     .wall_seconds = ended->wall_seconds,
-                     .steps_run = ended->steps_run};
-        apply_done(std::move(done));
-      } else if (const auto* pruned = std::get_if<TrialPruned>(&event)) {
-        // Checked at the end: with a lag, a result (and the pruning it causes) is told when
-        // the next job is asked for, after this event's place in the log. A pruning stored
-        // after the last job handed out may come from a result told by a call that handed out
-        // nothing (not logged): the run resumed here tells it again, at its first next_job().
-        if (!options_.reproducible_lag || finished_)
-          prunings.push_back(pruned);
-        else
-          pending_prunings.push_back(pruned);
-      } else if (std::holds_alternative<StudyFinished>(event)) {
-        while (tell_next()) {  // as the run's last next_job() did before it ended
-        }
-        finish();
-        prunings.insert(prunings.end(), pending_prunings.begin(), pending_prunings.end());
-        pending_prunings.clear();
-      }
-    }
-    for (const TrialPruned* pruned : prunings) {
-      const Trial* trial =
-          pruned->trial < study_.trials().size() ? &study_.trials()[pruned->trial] : nullptr;
-      if (!trial || trial->status != TrialStatus::pruned || trial->rung != pruned->rung)
-        throw StorageError("hpt: study \"" + options_.name + "\" cannot be resumed: trial " +
-                           std::to_string(pruned->trial) + " was stored as pruned at rung " +
-                           std::to_string(pruned->rung) + ", but the scheduler " +
-                           (trial ? "left it " + std::string(to_string(trial->status)) +
-                                        " at rung " + std::to_string(trial->rung)
-                                  : std::string("never made it")));
-    }
-    // Jobs cut short run again, in the order they were handed out, from the trial's state before
-    // them; paused trials continue from their stored checkpoints.
-    std::vector<std::pair<std::size_t, std::size_t>> cut;  // (JobStarted index, trial)
-    for (std::size_t i = 0; i < events.size(); ++i)
-      if (const auto* started = std::get_if<JobStarted>(&events[i]);
-          started && void_event[i] && !started->restart &&
-          study_.trials()[started->job.trial].status == TrialStatus::running)
-        cut.emplace_back(i, started->job.trial);
-    for (const auto& [index, trial_id] : cut) {
-      Trial& trial = study_.trials()[trial_id];
-      if (trial.status != TrialStatus::running) continue;  // a later attempt of the same job
-      trial.status = trial.resource > 0 ? TrialStatus::paused : TrialStatus::pending;
-      trial.rung = slots_[trial_id].paused_rung;
-      restarts_.push_back({jobs[trial_id]});
-      restarting_.push_back(trial_id);
-    }
-    for (auto& trial : study_.trials()) {
-      if (trial.status != TrialStatus::paused) continue;
-      Slot& slot = slots_[trial.id];
-      slot.steps = trial.resource;
-      if (auto checkpoint = storage_ ? storage_->checkpoint(trial.id) : std::nullopt)
-        slot.checkpoint = std::make_unique<std::string>(std::move(*checkpoint));
-    }
-    replaying_ = false;
+    session_ = storage_ ? storage_->session() : 0;
+    fold_all(events);
+    verify_prunings();
   }
 
   /// @brief The end of the study: prunes what the scheduler never promoted and any paused trial.
   void finish() {
+    sync();
+    if (finished_) return commit();  // another session finished it
     if (stop_requested() && !replaying_) {
       study_.set_interrupted(true);
       commit();
@@ -682,10 +608,8 @@ class Coordinator {
         prune({trial.id, trial.rung, "paused when the study ended"});
     study_.set_interrupted(false);
     finished_ = true;
-    if (recording()) {
-      write(StudyFinished{});
-      commit();
-    }
+    if (recording()) write(StudyFinished{});
+    commit();
   }
 
  private:
@@ -698,14 +622,214 @@ class Coordinator {
                             std::forward<Event>(event));
   }
 
-  /// @brief Appends what is unwritten as one transaction.
-  void commit() {
-    if (!storage_ || unwritten_.empty()) return;
-    storage_->append(unwritten_);
-    unwritten_.clear();
+  // ---- Storage: one transaction per batch of events, several sessions on one log. ----
+
+  /// @brief With a storage: enters this session's transaction (unless it is in one) and folds in
+  /// what other sessions appended since, then abandons the jobs of sessions that are gone.
+  /// Whatever the coordinator decides until commit() follows those events in the log, as it
+  /// follows them in this coordinator.
+  void sync() {
+    if (!storage_ || locked_ || replaying_) return;
+    auto news = storage_->lock();
+    locked_ = true;
+    fold_all(news);
+    abandon_gone();
+    verify_prunings();
   }
 
-  /// @brief Writes a job's end, with a saved trial's checkpoint, before anything acts on it.
+  /// @brief Appends what is unwritten and ends the transaction (entering one first if events
+  /// wait and none is open).
+  void commit() {
+    if (!storage_ || replaying_) return;
+    if (!locked_) {
+      if (unwritten_.empty()) return;
+      sync();
+    }
+    locked_ = false;  // a commit that throws has ended the transaction too
+    storage_->commit(unwritten_);
+    logged_ += unwritten_.size();
+    unwritten_.clear();
+    held_checkpoints_.clear();
+  }
+
+  /// @brief True while jobs of other sessions run: a session with nothing to hand out waits.
+  [[nodiscard]] bool others_running() const noexcept { return remote_attempts_ > 0; }
+
+  void fold_all(const std::vector<StudyEvent>& events) {
+    replaying_ = true;
+    struct Restore {
+      bool& flag;
+      ~Restore() { flag = false; }
+    } restore{replaying_};
+    for (const StudyEvent& event : events) {
+      fold(event);
+      ++logged_;
+    }
+  }
+
+  /// @brief Applies one event another session (or an earlier run) wrote. A job that runs
+  /// elsewhere is an open attempt: its steps wait in the attempt until its end says whether they
+  /// count (a job cut short runs again, and its steps are reported again).
+  void fold(const StudyEvent& event) {
+    const auto refuse = [&](const std::string& what) {
+      throw StorageError("hpt: study \"" + options_.name + "\" cannot be resumed: stored event " +
+                         std::to_string(logged_) + " (" + std::string(event_kind(event)) +
+                         "): " + what);
+    };
+    const auto attempt_of = [&](std::size_t trial, const char* what) -> Attempt& {
+      const auto found = attempts_.find(trial);
+      if (found == attempts_.end() || found->second.local)
+        refuse(std::string(what) + " of trial " + std::to_string(trial) + ", which is not running");
+      return found->second;
+    };
+    if (const auto* made = std::get_if<TrialCreated>(&event)) {
+      if (made->trial != study_.trials().size())
+        refuse("creates trial " + std::to_string(made->trial) + " where trial " +
+               std::to_string(study_.trials().size()) + " comes next");
+      created_ = *made;
+    } else if (const auto* started = std::get_if<JobStarted>(&event)) {
+      const Job& stored = started->job;
+      const auto job = next_job();
+      if (!job || !same_job(*job, stored))
+        refuse("the stored study ran " + describe(stored) + " where this scheduler hands out " +
+               (job ? describe(*job) : std::string("nothing")) +
+               " (another strategy, search space or seed?)");
+      const bool is_new = job->trial == study_.trials().size();
+      if (is_new && (!created_ || created_->trial != job->trial))
+        refuse("trial " + std::to_string(job->trial) + " starts before it was created");
+      Slot& slot = begin(*job);
+      if (started_restart_ != started->restart)
+        refuse(started->restart ? "restarts a job of trial " + std::to_string(job->trial) +
+                                      " that was not cut short"
+                                : "starts trial " + std::to_string(job->trial) +
+                                      " anew where its job cut short runs again");
+      if (is_new && study_.trials().back().config != created_->config) {
+        std::ostringstream stored_config, given_config;
+        stored_config << created_->config;
+        given_config << study_.trials().back().config;
+        refuse("trial " + std::to_string(job->trial) + " was stored with configuration " +
+               excerpt(stored_config.str()) + " where this study samples " +
+               excerpt(given_config.str()));
+      }
+      if (started->session == session_ && session_ != 0)
+        refuse("a job of this session, which has only just begun");
+      // The trial runs elsewhere now: what this session held of it is out of date.
+      slot.object.reset();
+      slot.checkpoint.reset();
+      attempts_[job->trial] =
+          Attempt{.job = *job, .session = started->session, .local = false, .order = handed_out_++};
+      ++remote_attempts_;
+    } else if (const auto* recorded = std::get_if<StepRecorded>(&event)) {
+      attempt_of(recorded->trial, "a step").steps.push_back(recorded->point);
+    } else if (const auto* ended = std::get_if<JobEnded>(&event)) {
+      Attempt& attempt = attempt_of(ended->trial, "the end of a job");
+      if (ended->status == TrialStatus::running || ended->status == TrialStatus::pending)
+        refuse("a job of trial " + std::to_string(ended->trial) + " ended " +
+               std::string(to_string(ended->status)) + ", which is not an end");
+      if (keeps_checkpoint(*ended)) return cut(ended->trial);  // it runs again
+      std::vector<Step> steps = std::move(attempt.steps);
+      const Job job = attempt.job;
+      attempts_.erase(ended->trial);
+      --remote_attempts_;
+      Trial& trial = study_.trials()[ended->trial];
+      for (const Step& point : steps) replay_step(trial, point);
+      apply_done(JobDone{.job = job,
+                         .status = ended->status,
+                         .reason = ended->reason,
+                         .stopped_by = ended->stopped_by,
+                         .failure = ended->failure,
+                         .wall_seconds = ended->wall_seconds,
+                         .steps_run = ended->steps_run});
+    } else if (const auto* abandoned = std::get_if<JobAbandoned>(&event)) {
+      const auto found = attempts_.find(abandoned->trial);
+      if (found != attempts_.end() && found->second.local && found->second.session == session_)
+        throw StorageError(
+            "hpt: study \"" + options_.name + "\": session " + std::to_string(session_) +
+            " (this process) lost its job of trial " + std::to_string(abandoned->trial) +
+            " to another session, which found it gone (" + abandoned->reason +
+            "): this session stopped renewing its lease for too long (was the process stopped "
+            "or suspended?). Its results since were dropped; run it again to rejoin the study");
+      if (attempt_of(abandoned->trial, "the abandoned job").session != abandoned->session)
+        refuse("abandons the job of trial " + std::to_string(abandoned->trial) + " for session " +
+               std::to_string(abandoned->session) + ", which does not run it");
+      cut(abandoned->trial);
+    } else if (const auto* pruned = std::get_if<TrialPruned>(&event)) {
+      // Checked once decided: with a lag, a result (and the pruning it causes) is told when the
+      // next job is asked for, after this event's place in the log. A pruning stored after the
+      // last job handed out may come from a result told by a call that handed out nothing (not
+      // logged): the session that continues tells it again, at its first next_job().
+      if (!options_.reproducible_lag || finished_)
+        stored_prunings_.push_back(*pruned);
+      else
+        pending_prunings_.push_back(*pruned);
+    } else if (std::holds_alternative<StudyFinished>(event)) {
+      if (others_running()) refuse("the study finished while jobs were running");
+      while (tell_next()) {  // as the run's last next_job() did before it ended
+      }
+      finish();
+      stored_prunings_.insert(stored_prunings_.end(), pending_prunings_.begin(),
+                              pending_prunings_.end());
+      pending_prunings_.clear();
+    }
+  }
+
+  /// @brief The open attempt of `trial_id`'s job was cut short: the job runs again first, from
+  /// the trial's state before it.
+  void cut(std::size_t trial_id) {
+    const auto found = attempts_.find(trial_id);
+    const Job job = found->second.job;
+    if (!found->second.local) --remote_attempts_;
+    attempts_.erase(found);
+    Trial& trial = study_.trials()[trial_id];
+    trial.status = trial.resource > 0 ? TrialStatus::paused : TrialStatus::pending;
+    trial.rung = slots_[trial_id].paused_rung;
+    restarts_.push_back({job});
+    restarting_.push_back(trial_id);
+  }
+
+  /// @brief Abandons, in the order they were handed out, the jobs of other sessions that are
+  /// gone (their processes died, or stopped renewing their leases).
+  void abandon_gone() {
+    if (remote_attempts_ == 0) return;
+    std::vector<std::uint64_t> sessions;
+    for (const auto& [trial, attempt] : attempts_)
+      if (!attempt.local &&
+          std::find(sessions.begin(), sessions.end(), attempt.session) == sessions.end())
+        sessions.push_back(attempt.session);
+    const auto gone = storage_->gone(sessions);
+    if (gone.empty()) return;
+    std::vector<std::pair<std::uint64_t, std::size_t>> jobs;  // (hand-out order, trial)
+    for (const auto& [trial, attempt] : attempts_)
+      if (!attempt.local)
+        for (const auto& session : gone)
+          if (session.session == attempt.session) jobs.emplace_back(attempt.order, trial);
+    std::sort(jobs.begin(), jobs.end());
+    for (const auto& [order, trial] : jobs) {
+      const std::uint64_t owner = attempts_.at(trial).session;
+      const auto why = std::find_if(gone.begin(), gone.end(),
+                                    [&](const GoneSession& g) { return g.session == owner; });
+      write(JobAbandoned{trial, owner, why->reason});
+      cut(trial);
+    }
+  }
+
+  /// @brief Checks that every pruning the log states has been decided again.
+  void verify_prunings() {
+    for (const TrialPruned& pruned : stored_prunings_) {
+      const Trial* trial =
+          pruned.trial < study_.trials().size() ? &study_.trials()[pruned.trial] : nullptr;
+      if (!trial || trial->status != TrialStatus::pruned || trial->rung != pruned.rung)
+        throw StorageError("hpt: study \"" + options_.name + "\" cannot be resumed: trial " +
+                           std::to_string(pruned.trial) + " was stored as pruned at rung " +
+                           std::to_string(pruned.rung) + ", but the scheduler " +
+                           (trial ? "left it " + std::string(to_string(trial->status)) +
+                                        " at rung " + std::to_string(trial->rung)
+                                  : std::string("never made it")));
+    }
+    stored_prunings_.clear();
+  }
+
+  /// @brief Writes a job's end, with a saved trial's checkpoint (kept until the commit).
   void write_job_end(const JobDone& done) {
     Slot& slot = slots_[done.job.trial];
     JobEnded ended{.trial = done.job.trial,
@@ -717,13 +841,15 @@ class Coordinator {
                    .steps_run = done.steps_run,
                    .started = done.started};
     if (done.saved && slot.checkpoint) {
-      ended.checkpoint = *slot.checkpoint;
+      // Saved only for the storage when the object lives on (checkpoint_paused is off); else the
+      // slot keeps its own copy, which a pruning before the commit may free.
+      held_checkpoints_.push_back(slot.object ? std::move(slot.checkpoint)
+                                              : std::make_unique<std::string>(*slot.checkpoint));
+      ended.checkpoint = *held_checkpoints_.back();
       ended.saved = true;
     }
+    attempts_.erase(done.job.trial);
     write(std::move(ended));
-    commit();
-    // Saved only for the storage: the object lives on (checkpoint_paused is off).
-    if (done.saved && slot.object) slot.checkpoint.reset();
   }
 
   [[nodiscard]] bool restarting(std::size_t trial) noexcept {
@@ -886,6 +1012,27 @@ class Coordinator {
   };
   std::deque<Restart> restarts_;         // jobs cut short, to run again first
   std::vector<std::size_t> restarting_;  // their trials, until their JobStarted is written
+  bool started_restart_ = false;         // the job begin() began was one of them
+  /// A job running, here (local) or in another session: the steps of another session's job wait
+  /// here until its end says whether they count.
+  struct Attempt {
+    Job job{};
+    std::uint64_t session = 0;
+    bool local = false;
+    std::uint64_t order = 0;  // hand-out order, in which gone sessions' jobs are abandoned
+    std::vector<Step> steps{};
+  };
+  std::map<std::size_t, Attempt> attempts_;  // by trial
+  std::size_t remote_attempts_ = 0;          // those of other sessions
+  std::uint64_t handed_out_ = 0;
+  std::uint64_t session_ = 0;
+  bool locked_ = false;     // inside Storage::lock() ... commit()
+  std::size_t logged_ = 0;  // events of the log this session has read or written
+  std::optional<TrialCreated> created_;
+  std::vector<TrialPruned> stored_prunings_;                    // read, to check once decided again
+  std::vector<TrialPruned> pending_prunings_;                   // reproducible_lag: see fold()
+  std::vector<std::unique_ptr<std::string>> held_checkpoints_;  // viewed by unwritten job ends
+  std::optional<JobDone> finished_job_;  // inline with a storage: applied at the next sync
 };
 
 }  // namespace hpt::detail

@@ -94,6 +94,15 @@ Study run_study(const Space& space, Factory& factory, const Strategy& strategy, 
     study.trials().reserve(std::min<std::size_t>(*trials, 4096));
   auto scheduler = strategy.make_scheduler(untyped_space, options.seed);
   Storage* storage = options.storage.get();
+  // However the run ends, this process's session of the study ends with it: other sessions
+  // abandon whatever it left running, at once (declared before the coordinator, which
+  // ends its transaction first).
+  struct CloseSession {
+    Storage* storage;
+    ~CloseSession() {
+      if (storage) storage->close();
+    }
+  } close_session{storage};
   TrialRunner<Space, Factory, Policy> runner(space, factory, policy, study.options(),
                                              options.workers + 1, storage && storage->durable());
   Coordinator<decltype(runner), decltype(scheduler), Policy, Observers...> coordinator(

@@ -7,6 +7,7 @@
 /// behind a queue of jobs decided too early (ASHA promotes with the newest results); a batch is
 /// one job unless jobs are so short that handing them over would cost more than running them.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -119,6 +120,18 @@ class EventQueue {
     arrived_.wait(lock, [&] { return !events_.empty(); });
     waiting_ = false;
     out.swap(events_);
+  }
+
+  /// @brief As take_all, waiting at most `timeout`; false (and `out` empty) when none came.
+  template <class Rep, class Period>
+  bool take_all_for(std::vector<Event>& out, std::chrono::duration<Rep, Period> timeout) {
+    out.clear();
+    std::unique_lock lock(mutex_);
+    waiting_ = true;
+    const bool arrived = arrived_.wait_for(lock, timeout, [&] { return !events_.empty(); });
+    waiting_ = false;
+    if (arrived) out.swap(events_);
+    return arrived;
   }
 
  private:

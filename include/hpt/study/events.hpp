@@ -30,11 +30,13 @@ struct TrialCreated {
 };
 
 /// @brief The scheduler handed out a job (a new trial's first or a paused trial's next), or,
-/// with `restart`, a resumed study runs again a job that a crash or a stop cut short: what that
-/// job's earlier attempt reported is void.
+/// with `restart`, a job that was cut short (JobAbandoned, or an interrupted or unstarted
+/// JobEnded) runs again: what that job's earlier attempt reported is void.
 struct JobStarted {
   Job job{};
   bool restart = false;
+  /// The session (one process's connection to the study, Storage::session) that runs the job.
+  std::uint64_t session = 0;
 };
 
 /// @brief A trial reported a step.
@@ -70,15 +72,25 @@ struct TrialPruned {
 /// @brief The study's schedule is done: every trial has ended.
 struct StudyFinished {};
 
+/// @brief The session running a trial's job is gone (its process died, or stopped renewing its
+/// lease): the job's attempt is void and the job runs again, from the trial's last checkpoint,
+/// in whichever session asks for work next. Written by the session that noticed.
+struct JobAbandoned {
+  std::size_t trial = 0;
+  std::uint64_t session = 0;  ///< The session that had the job.
+  std::string reason{};
+};
+
 /// @brief One entry of a study's log.
-using StudyEvent =
-    std::variant<TrialCreated, JobStarted, StepRecorded, JobEnded, TrialPruned, StudyFinished>;
+using StudyEvent = std::variant<TrialCreated, JobStarted, StepRecorded, JobEnded, TrialPruned,
+                                StudyFinished, JobAbandoned>;
 
 /// @brief The event's kind as the storages write it: "trial_created", "job_started", "step",
-/// "job_ended", "trial_pruned" or "study_finished".
+/// "job_ended", "trial_pruned", "study_finished" or "job_abandoned".
 constexpr std::string_view event_kind(const StudyEvent& event) noexcept {
   constexpr std::string_view kinds[] = {"trial_created", "job_started",  "step",
-                                        "job_ended",     "trial_pruned", "study_finished"};
+                                        "job_ended",     "trial_pruned", "study_finished",
+                                        "job_abandoned"};
   return kinds[event.index()];
 }
 

@@ -11,21 +11,32 @@
 
 #include <sqlite3.h>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "hpt/core/direction.hpp"
+#include "hpt/core/format.hpp"
 #include "hpt/core/input_excerpt.hpp"
 #include "hpt/core/trial_result.hpp"
 #include "hpt/study/detail/sqlite_rows.hpp"
@@ -52,7 +63,17 @@ constexpr std::string_view to_string(SqliteSync sync) noexcept {
 struct SqliteOptions {
   SqliteSync synchronous = SqliteSync::normal;
   /// How long a write waits for another connection's lock before failing (sqlite3_busy_timeout).
-  std::chrono::milliseconds busy_timeout{10000};
+  /// hpt's own transactions last microseconds: this only runs out when another program keeps
+  /// the file locked.
+  std::chrono::milliseconds busy_timeout{60000};
+  /// How often a session renews its lease on the jobs it runs (a thread of its own does it).
+  std::chrono::milliseconds heartbeat_interval{1000};
+  /// A session whose lease is older than this is gone: its jobs are abandoned and run again
+  /// elsewhere. On one machine a session whose process has died is gone at once, whatever this
+  /// says; the lease matters for a process that is stopped or suspended, or on another machine.
+  std::chrono::milliseconds lease_timeout{30000};
+  /// How often a session with nothing to do looks for other sessions' results.
+  std::chrono::milliseconds poll_interval{20};
 
   /// @brief Throws std::invalid_argument naming the field and its value.
   void validate() const {
@@ -67,6 +88,20 @@ struct SqliteOptions {
       throw std::invalid_argument(
           "hpt::SqliteOptions: busy_timeout = " + std::to_string(busy_timeout.count()) +
           " ms is more than " + std::to_string(INT_MAX) + " ms (SQLite's limit)");
+    const auto positive = [](const char* name, std::chrono::milliseconds value) {
+      if (value.count() <= 0)
+        throw std::invalid_argument("hpt::SqliteOptions: " + std::string(name) + " = " +
+                                    std::to_string(value.count()) + " ms must be positive");
+    };
+    positive("heartbeat_interval", heartbeat_interval);
+    positive("lease_timeout", lease_timeout);
+    positive("poll_interval", poll_interval);
+    if (lease_timeout < 2 * heartbeat_interval)
+      throw std::invalid_argument(
+          "hpt::SqliteOptions: lease_timeout = " + std::to_string(lease_timeout.count()) +
+          " ms must be at least twice heartbeat_interval = " +
+          std::to_string(heartbeat_interval.count()) +
+          " ms, or a live session's lease could lapse between two heartbeats");
   }
 };
 
@@ -251,9 +286,21 @@ CREATE TABLE events (
   steps_run         INTEGER,
   started           INTEGER,
   saved             INTEGER,
+  session           INTEGER,
   PRIMARY KEY (study, seq)
 );
 CREATE INDEX events_by_trial ON events (study, trial, seq);
+CREATE TABLE sessions (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  study         INTEGER NOT NULL REFERENCES studies (id),
+  host          TEXT NOT NULL,
+  boot          TEXT NOT NULL,
+  pid           INTEGER NOT NULL,
+  process_start TEXT NOT NULL,
+  started       TEXT NOT NULL,
+  heartbeat     REAL NOT NULL,
+  ended         TEXT
+);
 CREATE TABLE checkpoints (
   study INTEGER NOT NULL REFERENCES studies (id),
   trial INTEGER NOT NULL,
@@ -268,7 +315,7 @@ WHERE e.kind = 'step'
   AND (SELECT x.kind = 'job_ended' AND x.status <> 'interrupted' AND x.started = 1
        FROM events AS x
        WHERE x.study = e.study AND x.trial = e.trial AND x.seq > e.seq
-         AND x.kind IN ('job_started', 'job_ended')
+         AND x.kind IN ('job_started', 'job_ended', 'job_abandoned')
        ORDER BY x.seq LIMIT 1);
 CREATE VIEW trials AS
 SELECT s.name AS study, c.trial AS trial, c.bracket AS bracket, c.config AS config,
@@ -292,6 +339,118 @@ WHERE c.kind = 'trial_created';
 
 }  // namespace detail
 
+namespace detail {
+
+/// @brief Seconds since the Unix epoch: leases compare clocks of one machine's processes.
+inline double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+inline double seconds(std::chrono::milliseconds duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
+/// @brief Who runs a session: enough to tell, on the same machine, that its process has died
+/// (the pid alone could be reused by another process; its start time tells them apart).
+struct SqliteProcess {
+  std::string host{};
+  std::string boot{};  ///< The kernel's boot id: pids mean nothing across a restart.
+  std::int64_t pid = 0;
+  std::string start{};  ///< When the process started (clock ticks since boot), empty if unknown.
+
+  static SqliteProcess current() {
+    SqliteProcess process;
+#if defined(__unix__) || defined(__APPLE__)
+    char name[256] = {};
+    if (gethostname(name, sizeof name - 1) == 0) process.host = name;
+    process.pid = static_cast<std::int64_t>(getpid());
+#endif
+    process.boot = first_line("/proc/sys/kernel/random/boot_id");
+    process.start = start_of(process.pid);
+    return process;
+  }
+
+  /// @brief Whether process `pid` of this machine runs and started at `start`.
+  static bool running(std::int64_t pid, const std::string& start) {
+    if (pid <= 0) return false;
+    const std::string now = start_of(pid);
+    return !now.empty() && now == start;
+  }
+
+ private:
+  static std::string first_line(const char* path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
+  /// Field 22 of /proc/<pid>/stat (after the command, which may hold spaces and parentheses);
+  /// empty when the process does not exist or is a zombie.
+  static std::string start_of(std::int64_t pid) {
+    if (pid <= 0) return {};
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    const auto command_end = stat.rfind(')');
+    if (command_end == std::string::npos) return {};
+    std::istringstream fields(stat.substr(command_end + 1));
+    std::string field, state;
+    fields >> state;  // field 3
+    if (state == "Z" || state == "X") return {};
+    for (int index = 4; index <= 22; ++index)
+      if (!(fields >> field)) return {};
+    return field;
+  }
+};
+
+/// @brief Renews a session's lease every heartbeat_interval, on a thread and a connection of its
+/// own, so that a long step never lets it lapse. Stops when destroyed.
+class SqliteHeartbeat {
+ public:
+  SqliteHeartbeat(const std::filesystem::path& file, const SqliteOptions& options,
+                  std::int64_t session)
+      : thread_([this, path = file.string(), options, session] { beat(path, options, session); }) {}
+  SqliteHeartbeat(const SqliteHeartbeat&) = delete;
+  SqliteHeartbeat& operator=(const SqliteHeartbeat&) = delete;
+  ~SqliteHeartbeat() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void beat(const std::string& path, const SqliteOptions& options, std::int64_t session) {
+    sqlite3* handle = nullptr;
+    sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE, nullptr);
+    SqliteConnection connection(handle);
+    SqliteStatement renew;
+    const bool ready =
+        handle &&
+        sqlite3_busy_timeout(handle, static_cast<int>(options.busy_timeout.count())) == SQLITE_OK &&
+        renew.prepare(handle, "UPDATE sessions SET heartbeat = ?1 WHERE id = ?2") == SQLITE_OK;
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (wake_.wait_for(lock, options.heartbeat_interval, [&] { return stopping_; })) break;
+      if (!ready) continue;  // the lease lapses: other sessions will take over this one's jobs
+      lock.unlock();
+      sqlite3_bind_double(renew.get(), 1, unix_seconds());
+      sqlite3_bind_int64(renew.get(), 2, session);
+      sqlite3_step(renew.get());  // a failure is retried at the next beat
+      renew.reset();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: it starts once the members it uses exist
+};
+
+}  // namespace detail
+
 /// @brief A Storage in an SQLite file. Open it with sqlite_storage(file, options); every call
 /// comes from one thread (the coordinator's), as Storage says. Semantics are MemoryStorage's:
 /// the same events come back in the same order, bit for bit, and checkpoint() answers as
@@ -308,10 +467,10 @@ class SqliteStorage final : public Storage {
   }
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
-  ~SqliteStorage() override = default;
+  ~SqliteStorage() override { close(); }
 
   std::vector<StudyEvent> open(const StudyIdentity& identity, OpenMode mode) override {
-    open_.reset();
+    close();
     const std::string study = "study " + detail::quote_input(identity.name);
     Transaction transaction(*this, "opening " + study);
     std::vector<StudyEvent> events;
@@ -324,45 +483,158 @@ class SqliteStorage final : public Storage {
           !difference.empty())
         throw StorageError(prefix() + study + " was stored with other settings: " + difference);
       id = stored->first;
-      events = read_events(id, identity.name);
+      events = read_events(id, identity.name, 0);
     } else {
       if (mode == OpenMode::resume) throw StorageError(prefix() + "no " + study + " to resume");
       id = insert_study(identity);
     }
+    const std::int64_t session = insert_session(id, "opening " + study);
     transaction.commit("opening " + study);
-    open_ = Opened{id, identity.name, static_cast<std::int64_t>(events.size())};
+    open_ = Opened{id, identity.name, static_cast<std::int64_t>(events.size()), session};
+    heartbeat_ = std::make_unique<detail::SqliteHeartbeat>(file_, options_, session);
     return events;
   }
 
-  void append(std::span<const StudyEvent> events) override {
-    if (!open_) throw StorageError(prefix() + "append before open");
-    if (events.empty()) return;
-    const std::string context = prefix() + "study " + detail::quote_input(open_->name);
-    if (rows_.size() < events.size()) rows_.resize(events.size());
-    for (std::size_t i = 0; i < events.size(); ++i)
-      detail::encode_event_row(events[i], open_->last_seq + 1 + static_cast<std::int64_t>(i),
-                               rows_[i], context);
+  [[nodiscard]] std::uint64_t session() const noexcept override {
+    return open_ ? static_cast<std::uint64_t>(open_->session) : 0;
+  }
+
+  std::vector<StudyEvent> lock() override {
+    if (!open_) throw StorageError(prefix() + "lock before open");
+    if (in_transaction_) throw StorageError(prefix() + "lock inside a transaction");
+    const std::string what = "reading study " + detail::quote_input(open_->name);
+    run(begin_, what + " (BEGIN IMMEDIATE)");
+    in_transaction_ = true;
+    read_before_lock_ = open_->last_seq;
+    try {
+      auto events = read_events(open_->id, open_->name, open_->last_seq);
+      open_->last_seq += static_cast<std::int64_t>(events.size());
+      return events;
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
+
+  void commit(std::span<const StudyEvent> events) override {
+    if (!open_ || !in_transaction_) throw StorageError(prefix() + "commit without lock");
     const std::string what = "appending to study " + detail::quote_input(open_->name);
-    Transaction transaction(*this, what);
-    const std::int64_t stored_last = last_seq(open_->id, what);
-    if (stored_last != open_->last_seq)
-      throw StorageError(context + ": its log ends at seq " + std::to_string(stored_last) +
-                         ", not " + std::to_string(open_->last_seq) +
-                         " as when it was opened: another program writes it");
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      insert_event(rows_[i], what);
-      if (const auto* ended = std::get_if<JobEnded>(&events[i])) {
-        if (keeps_checkpoint(*ended)) continue;
-        if (ended->status == TrialStatus::paused && ended->saved)
-          store_checkpoint(ended->trial, ended->checkpoint, what);
-        else
-          drop_checkpoint(ended->trial, what);
-      } else if (const auto* pruned = std::get_if<TrialPruned>(&events[i])) {
-        drop_checkpoint(pruned->trial, what);
+    try {
+      const std::string context = prefix() + "study " + detail::quote_input(open_->name);
+      if (rows_.size() < events.size()) rows_.resize(events.size());
+      for (std::size_t i = 0; i < events.size(); ++i)
+        detail::encode_event_row(events[i], open_->last_seq + 1 + static_cast<std::int64_t>(i),
+                                 rows_[i], context);
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        insert_event(rows_[i], what);
+        if (const auto* ended = std::get_if<JobEnded>(&events[i])) {
+          if (keeps_checkpoint(*ended)) continue;
+          if (ended->status == TrialStatus::paused && ended->saved)
+            store_checkpoint(ended->trial, ended->checkpoint, what);
+          else
+            drop_checkpoint(ended->trial, what);
+        } else if (const auto* pruned = std::get_if<TrialPruned>(&events[i])) {
+          drop_checkpoint(pruned->trial, what);
+        }
+      }
+      run(commit_, what + " (COMMIT)");
+    } catch (...) {
+      rollback();
+      throw;
+    }
+    in_transaction_ = false;
+    open_->last_seq += static_cast<std::int64_t>(events.size());
+  }
+
+  void rollback() noexcept override {
+    if (!in_transaction_) return;
+    in_transaction_ = false;
+    if (open_) open_->last_seq = read_before_lock_;  // what lock() returned is unread again
+    // SQLite may have rolled back already (after some I/O errors): then there is nothing to do.
+    if (sqlite3_get_autocommit(db())) return;
+    sqlite3_step(rollback_.get());
+    rollback_.reset();
+  }
+
+  [[nodiscard]] std::vector<GoneSession> gone(std::span<const std::uint64_t> sessions) override {
+    std::vector<GoneSession> gone;
+    if (!open_) return gone;
+    const std::string what = "reading the sessions of study " + detail::quote_input(open_->name);
+    const double now = detail::unix_seconds();
+    const auto here = detail::SqliteProcess::current();
+    for (const std::uint64_t session : sessions) {
+      const std::string name = "session " + std::to_string(session);
+      auto& statement = select_session_;
+      detail::SqliteResetOnExit reset(statement);
+      if (!std::in_range<std::int64_t>(session)) {
+        gone.push_back({session, name + " is not in the file"});
+        continue;
+      }
+      check(statement.bind_integer(1, static_cast<std::int64_t>(session)), what);
+      check(statement.bind_integer(2, open_->id), what);
+      const int code = sqlite3_step(statement.get());
+      if (code == SQLITE_DONE) {
+        gone.push_back({session, name + " is not in the file"});
+        continue;
+      }
+      if (code != SQLITE_ROW) fail(code, what);
+      detail::SqliteValue cells[6];
+      for (int i = 0; i < 6; ++i) statement.column(i, cells[i]);
+      const auto text = [&](int i) {
+        return cells[i].type == detail::SqliteValue::Type::text ? cells[i].bytes : std::string();
+      };
+      const std::string host = text(0), boot = text(1), start = text(3);
+      const std::int64_t pid =
+          cells[2].type == detail::SqliteValue::Type::integer ? cells[2].integer : 0;
+      const double heartbeat = cells[4].type == detail::SqliteValue::Type::real ? cells[4].real
+                               : cells[4].type == detail::SqliteValue::Type::integer
+                                   ? static_cast<double>(cells[4].integer)
+                                   : 0.0;
+      const std::string where = "process " + std::to_string(pid) + " on " + host;
+      if (cells[5].type != detail::SqliteValue::Type::null) {
+        gone.push_back({session, name + " (" + where + ") has ended"});
+      } else if (here.host == host && !here.boot.empty() && here.boot != boot) {
+        gone.push_back({session, name + " (" + where + ") ran before the machine restarted"});
+      } else if (here.host == host && !start.empty() &&
+                 !detail::SqliteProcess::running(pid, start)) {
+        gone.push_back({session, name + " (" + where + ") is no longer running"});
+      } else if (now - heartbeat > detail::seconds(options_.lease_timeout)) {
+        gone.push_back({session, name + " (" + where + ") renewed its lease " +
+                                     format_real(now - heartbeat) + " s ago (lease_timeout " +
+                                     format_real(detail::seconds(options_.lease_timeout)) + " s)"});
       }
     }
-    transaction.commit(what);
-    open_->last_seq += static_cast<std::int64_t>(events.size());
+    return gone;
+  }
+
+  bool wait_for_news(std::chrono::milliseconds timeout) override {
+    if (!open_) return false;
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    const std::string what = "looking for news in study " + detail::quote_input(open_->name);
+    for (;;) {
+      if (last_seq(open_->id, what) > open_->last_seq) return true;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) return false;
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(until - now, options_.poll_interval));
+    }
+  }
+
+  [[nodiscard]] std::chrono::milliseconds poll_interval() const noexcept override {
+    return options_.poll_interval;
+  }
+
+  void close() noexcept override {
+    rollback();
+    heartbeat_.reset();  // stops renewing the lease
+    if (open_) {
+      // Best effort: a session whose end is not written is found gone by its process's death.
+      auto& statement = end_session_;
+      statement.bind_integer(1, open_->session);
+      sqlite3_step(statement.get());
+      statement.reset();
+    }
+    open_.reset();
   }
 
   [[nodiscard]] std::optional<std::string> checkpoint(std::size_t trial) override {
@@ -398,7 +670,8 @@ class SqliteStorage final : public Storage {
   struct Opened {
     std::int64_t id;
     std::string name;
-    std::int64_t last_seq;  // of the stored log
+    std::int64_t last_seq;  // of the log this session has read or written
+    std::int64_t session;
   };
 
   /// A transaction: BEGIN IMMEDIATE, then commit() or, if the scope is left without it, ROLLBACK.
@@ -488,11 +761,14 @@ class SqliteStorage final : public Storage {
           "setting the busy timeout");
 
     // Whose file is it? Read before anything is written, so that a foreign file stays as it was.
+    // Both read in one transaction: another process may be creating hpt's tables meanwhile.
+    execute("BEGIN", "reading the file's header");
     const auto [application_id, empty] = ownership();
+    execute("COMMIT", "reading the file's header");
     check_owner(application_id, empty);
 
     // WAL first: the journal mode cannot change inside a transaction.
-    const auto mode = query_value("PRAGMA journal_mode=WAL", "switching to WAL mode");
+    const auto mode = switch_to_wal();
     if (!mode || mode->type != detail::SqliteValue::Type::text || mode->bytes != "wal")
       refuse_file("SQLite could not switch the file to WAL mode (it stays in \"" +
                   detail::excerpt(mode ? mode->bytes : std::string("?")) +
@@ -538,8 +814,8 @@ class SqliteStorage final : public Storage {
       columns += ", " + std::string(detail::event_column_names[i]);
       parameters += ", ?" + std::to_string(i + 2);
     }
-    prepare(select_events_,
-            "SELECT " + columns.substr(2) + " FROM events WHERE study = ?1 ORDER BY seq");
+    prepare(select_events_, "SELECT " + columns.substr(2) +
+                                " FROM events WHERE study = ?1 AND seq > ?2 ORDER BY seq");
     prepare(insert_event_,
             "INSERT INTO events (study" + columns + ") VALUES (?1" + parameters + ")");
     prepare(last_seq_, "SELECT coalesce(max(seq), 0) FROM events WHERE study = ?1");
@@ -548,6 +824,37 @@ class SqliteStorage final : public Storage {
             "ON CONFLICT (study, trial) DO UPDATE SET data = excluded.data");
     prepare(drop_checkpoint_, "DELETE FROM checkpoints WHERE study = ?1 AND trial = ?2");
     prepare(select_checkpoint_, "SELECT data FROM checkpoints WHERE study = ?1 AND trial = ?2");
+    prepare(insert_session_,
+            "INSERT INTO sessions (study, host, boot, pid, process_start, started, heartbeat) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?6)");
+    prepare(select_session_,
+            "SELECT host, boot, pid, process_start, heartbeat, ended FROM sessions "
+            "WHERE id = ?1 AND study = ?2");
+    prepare(end_session_,
+            "UPDATE sessions SET ended = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1");
+  }
+
+  /// PRAGMA journal_mode=WAL, retried while another connection holds the file (SQLite answers
+  /// that at once, without its busy handler), up to the busy timeout.
+  std::optional<detail::SqliteValue> switch_to_wal() {
+    const std::string what = "switching to WAL mode";
+    const auto until = std::chrono::steady_clock::now() + options_.busy_timeout;
+    for (;;) {
+      detail::SqliteStatement statement;
+      int code = statement.prepare(db(), "PRAGMA journal_mode=WAL");
+      if (code == SQLITE_OK) code = sqlite3_step(statement.get());
+      if (code == SQLITE_ROW) {
+        detail::SqliteValue value;
+        statement.column(0, value);
+        return value;
+      }
+      if (code == SQLITE_DONE) return std::nullopt;
+      const int primary = code & 0xFF;
+      if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= until)
+        fail(code, what);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   /// The file's application_id, and whether it holds no table, index or view at all.
@@ -669,15 +976,18 @@ class SqliteStorage final : public Storage {
     return sqlite3_last_insert_rowid(db());
   }
 
-  std::vector<StudyEvent> read_events(std::int64_t id, const std::string& name) {
+  /// The events of the study after seq `after`.
+  std::vector<StudyEvent> read_events(std::int64_t id, const std::string& name,
+                                      std::int64_t after) {
     const std::string context = prefix() + "study " + detail::quote_input(name);
     const std::string what = "reading the events of study " + detail::quote_input(name);
     auto& statement = select_events_;
     detail::SqliteResetOnExit reset(statement);
     check(statement.bind_integer(1, id), what);
+    check(statement.bind_integer(2, after), what);
     std::vector<StudyEvent> events;
     detail::EventRow row;
-    for (std::int64_t seq = 1;; ++seq) {
+    for (std::int64_t seq = after + 1;; ++seq) {
       const int code = sqlite3_step(statement.get());
       if (code == SQLITE_DONE) break;
       if (code != SQLITE_ROW) fail(code, what);
@@ -718,6 +1028,22 @@ class SqliteStorage final : public Storage {
       fail(code, what + " (storing the checkpoint of trial " + std::to_string(trial) + ")");
   }
 
+  /// A new session of study `id`, for this process.
+  std::int64_t insert_session(std::int64_t id, const std::string& what) {
+    const auto here = detail::SqliteProcess::current();
+    auto& statement = insert_session_;
+    detail::SqliteResetOnExit reset(statement);
+    check(statement.bind_integer(1, id), what);
+    check(statement.bind_text(2, here.host), what);
+    check(statement.bind_text(3, here.boot), what);
+    check(statement.bind_integer(4, here.pid), what);
+    check(statement.bind_text(5, here.start), what);
+    check(sqlite3_bind_double(statement.get(), 6, detail::unix_seconds()), what);
+    const int code = sqlite3_step(statement.get());
+    if (code != SQLITE_DONE) fail(code, what + " (registering a session)");
+    return sqlite3_last_insert_rowid(db());
+  }
+
   void drop_checkpoint(std::size_t trial, const std::string& what) {
     auto& statement = drop_checkpoint_;
     detail::SqliteResetOnExit reset(statement);
@@ -733,9 +1059,13 @@ class SqliteStorage final : public Storage {
   // The connection outlives its statements (members are destroyed in reverse order).
   detail::SqliteConnection connection_;
   detail::SqliteStatement begin_, commit_, rollback_, find_study_, insert_study_, select_events_,
-      insert_event_, last_seq_, store_checkpoint_, drop_checkpoint_, select_checkpoint_;
+      insert_event_, last_seq_, store_checkpoint_, drop_checkpoint_, select_checkpoint_,
+      insert_session_, select_session_, end_session_;
   std::optional<Opened> open_;
-  std::vector<detail::EventRow> rows_;  // append()'s rows, kept for their buffers
+  bool in_transaction_ = false;
+  std::int64_t read_before_lock_ = 0;
+  std::unique_ptr<detail::SqliteHeartbeat> heartbeat_;  // the open session's lease
+  std::vector<detail::EventRow> rows_;                  // append()'s rows, kept for their buffers
 };
 
 /// @brief Opens (or creates) the SQLite file `file` as a study storage; see SqliteStorage.

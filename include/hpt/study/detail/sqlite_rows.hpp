@@ -123,8 +123,9 @@ enum class EventColumn : std::size_t {
   steps_run,
   started,
   saved,
+  session,
 };
-inline constexpr std::size_t event_column_count = 22;
+inline constexpr std::size_t event_column_count = 23;
 /// The columns' names, as in the table.
 inline constexpr std::array<std::string_view, event_column_count> event_column_names{
     "seq",
@@ -148,12 +149,14 @@ inline constexpr std::array<std::string_view, event_column_count> event_column_n
     "wall_seconds_bits",
     "steps_run",
     "started",
-    "saved"};
+    "saved",
+    "session"};
 /// One row of `events` without its `study`.
 using EventRow = std::array<SqliteValue, event_column_count>;
 
 inline constexpr std::string_view event_kind_labels[] = {
-    "trial_created", "job_started", "step", "job_ended", "trial_pruned", "study_finished"};
+    "trial_created", "job_started",    "step",         "job_ended",
+    "trial_pruned",  "study_finished", "job_abandoned"};
 
 inline std::string_view column_name(EventColumn column) noexcept {
   return event_column_names[static_cast<std::size_t>(column)];
@@ -616,16 +619,16 @@ inline std::vector<std::pair<std::string, double>> decode_metrics_json(std::stri
 // ---- Event rows ---------------------------------------------------------------------------
 
 /// @brief The columns each kind fills (all others are NULL), by event index.
-inline constexpr std::array<std::uint32_t, 6> event_kind_columns = [] {
+inline constexpr std::array<std::uint32_t, 7> event_kind_columns = [] {
   const auto bit = [](EventColumn column) {
     return std::uint32_t{1} << static_cast<std::size_t>(column);
   };
   using C = EventColumn;
   const std::uint32_t always = bit(C::seq) | bit(C::kind);
-  return std::array<std::uint32_t, 6>{
+  return std::array<std::uint32_t, 7>{
       always | bit(C::trial) | bit(C::bracket) | bit(C::config),
       always | bit(C::trial) | bit(C::bracket) | bit(C::rung) | bit(C::resource) |
-          bit(C::last_rung) | bit(C::restart),
+          bit(C::last_rung) | bit(C::restart) | bit(C::session),
       always | bit(C::trial) | bit(C::step) | bit(C::objective) | bit(C::objective_bits) |
           bit(C::metrics),
       always | bit(C::trial) | bit(C::status) | bit(C::failure) | bit(C::reason) |
@@ -633,6 +636,7 @@ inline constexpr std::array<std::uint32_t, 6> event_kind_columns = [] {
           bit(C::steps_run) | bit(C::started) | bit(C::saved),
       always | bit(C::trial) | bit(C::rung) | bit(C::reason),
       always,
+      always | bit(C::trial) | bit(C::session) | bit(C::reason),
   };
 }();
 
@@ -662,6 +666,11 @@ inline void encode_event_row(const StudyEvent& event, std::int64_t seq, EventRow
   const auto flag = [&](EventColumn column, bool value) {
     cell(column).set_integer(value ? 1 : 0);
   };
+  const auto session = [&](std::uint64_t value) {
+    if (!std::in_range<std::int64_t>(value))
+      refuse(EventColumn::session, std::to_string(value) + " is beyond 64-bit signed integers");
+    cell(EventColumn::session).set_integer(static_cast<std::int64_t>(value));
+  };
   const auto real = [&](EventColumn column, EventColumn bits, double value) {
     if (std::isnan(value))
       cell(column).set_null();
@@ -688,6 +697,7 @@ inline void encode_event_row(const StudyEvent& event, std::int64_t seq, EventRow
           non_negative(C::resource, e.job.resource);
           flag(C::last_rung, e.job.last_rung);
           flag(C::restart, e.restart);
+          session(e.session);
         } else if constexpr (std::is_same_v<E, StepRecorded>) {
           trial(e.trial);
           non_negative(C::step, e.point.step);
@@ -708,6 +718,10 @@ inline void encode_event_row(const StudyEvent& event, std::int64_t seq, EventRow
         } else if constexpr (std::is_same_v<E, TrialPruned>) {
           trial(e.trial);
           non_negative(C::rung, e.rung);
+          cell(C::reason).set_text(e.reason);
+        } else if constexpr (std::is_same_v<E, JobAbandoned>) {
+          trial(e.trial);
+          session(e.session);
           cell(C::reason).set_text(e.reason);
         }
       },
@@ -763,8 +777,10 @@ class EventRowReader {
 
   template <class T>
   [[nodiscard]] T non_negative(EventColumn column) const {
-    return static_cast<T>(
-        integer(column, 0, static_cast<std::int64_t>(std::numeric_limits<T>::max())));
+    constexpr std::int64_t high = std::in_range<std::int64_t>(std::numeric_limits<T>::max())
+                                      ? static_cast<std::int64_t>(std::numeric_limits<T>::max())
+                                      : std::numeric_limits<std::int64_t>::max();
+    return static_cast<T>(integer(column, 0, high));
   }
 
   [[nodiscard]] std::size_t trial() const {
@@ -862,7 +878,8 @@ inline StudyEvent decode_event_row(const EventRow& row, std::int64_t seq,
                                 .bracket = read.non_negative<int>(C::bracket),
                                 .rung = read.non_negative<int>(C::rung),
                                 .last_rung = read.flag(C::last_rung)},
-                        .restart = read.flag(C::restart)};
+                        .restart = read.flag(C::restart),
+                        .session = read.non_negative<std::uint64_t>(C::session)};
     case 2:
       return StepRecorded{.trial = read.trial(),
                           .point = {.step = read.non_negative<std::int64_t>(C::step),
@@ -893,6 +910,10 @@ inline StudyEvent decode_event_row(const EventRow& row, std::int64_t seq,
       return TrialPruned{.trial = read.trial(),
                          .rung = read.non_negative<int>(C::rung),
                          .reason = read.text(C::reason)};
+    case 6:
+      return JobAbandoned{.trial = read.trial(),
+                          .session = read.non_negative<std::uint64_t>(C::session),
+                          .reason = read.text(C::reason)};
     default:
       return StudyFinished{};
   }
