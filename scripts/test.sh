@@ -8,7 +8,8 @@
 # Configurations are the CMake presets of CMakePresets.json (build dirs build/<name>):
 #   gcc     g++, Release, -Werror
 #   clang   clang++, Release, -Werror
-#   asan    clang++, Debug at -O1, -fsanitize=address,undefined -fno-sanitize-recover=all, and
+#   asan    clang++, Debug at -O1, -fsanitize=address,undefined -fno-sanitize-recover=all (no
+#           header checks or benchmarks: gcc and clang compile those), and
 #           each libFuzzer target (fuzz/) run for HPT_FUZZ_SECONDS (30 s, docs/robustness.md)
 #   tsan    clang++, Debug at -O1, -fsanitize=thread; builds and runs only what runs threads
 #           (hpt_engine_tests and the parallel example): the rest is single-threaded

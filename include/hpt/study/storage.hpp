@@ -4,10 +4,11 @@
 /// study's identity (what may not change between runs), and MemoryStorage.
 ///
 /// A storage keeps, per study name, the identity and the ordered events (events.hpp), written
-/// in transactions: all of one commit() or none. The coordinator appends a job's end before it
-/// acts on it (tells the scheduler, starts the next job), so whatever a crash leaves is a prefix
-/// of the log that ends at a transaction, and resuming from it gives the study the uninterrupted
-/// run would have given (docs/storage.md). Checkpoints of paused trials go with the job's end, in
+/// in transactions: all of one commit() or none. The coordinator appends a job's end in the
+/// transaction of the decisions it takes from it, and starts no job before that commits, so
+/// whatever a crash leaves is a prefix of the log that ends at a transaction, and resuming from
+/// it gives the study the uninterrupted run would have given (docs/storage.md). Several sessions
+/// (processes) may share a study: each folds the others' events in before it decides. Checkpoints of paused trials go with the job's end, in
 /// the same transaction, and a storage drops a trial's checkpoint when the trial ends.
 
 #include <algorithm>
