@@ -491,6 +491,12 @@ class Coordinator {
     if (done.error) std::rethrow_exception(done.error);
     Trial& trial = study_.trials()[done.job.trial];
     if (recording()) write_job_end(done);
+    if (recording() && (!done.started || done.status == TrialStatus::interrupted)) {
+      // As every session folding this end will: the job runs again first (in whichever session
+      // asks for work next), so this session's state stays the log's.
+      restarts_.push_back({done.job});
+      restarting_.push_back(trial.id);
+    }
     if (!done.started && done.status == TrialStatus::paused) {  // stopped before it resumed
       trial.status = TrialStatus::paused;
       trial.rung = slots_[trial.id].paused_rung;
