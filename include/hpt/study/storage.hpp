@@ -8,8 +8,9 @@
 /// transaction of the decisions it takes from it, and starts no job before that commits, so
 /// whatever a crash leaves is a prefix of the log that ends at a transaction, and resuming from
 /// it gives the study the uninterrupted run would have given (docs/storage.md). Several sessions
-/// (processes) may share a study: each folds the others' events in before it decides. Checkpoints of paused trials go with the job's end, in
-/// the same transaction, and a storage drops a trial's checkpoint when the trial ends.
+/// (processes) may share a study: each folds the others' events in before it decides. Checkpoints
+/// of paused trials go with the job's end, in the same transaction, and a storage drops a trial's
+/// checkpoint when the trial ends.
 
 #include <algorithm>
 #include <chrono>
