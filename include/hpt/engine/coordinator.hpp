@@ -84,9 +84,7 @@ class Coordinator {
         storage_(options_.storage.get()) {}
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
-  ~Coordinator() {
-    if (locked_) storage_->rollback();  // an exception left a transaction open
-  }
+  ~Coordinator() { release(); }
 
   void run() {
     const auto start = Clock::now();
@@ -320,6 +318,8 @@ class Coordinator {
         }
         ~Drain() {
           if (next == events.size() && in_flight == 0 && busy == 0) return;  // a normal end
+          // Other sessions must not wait for this one's workers: the transaction goes first.
+          self.release();
           // Before any answer: a worker told "proceed" must find the study stopping.
           self.abort_.store(true, std::memory_order_relaxed);
           for (; next < events.size(); ++next) settle(events[next]);
@@ -360,7 +360,9 @@ class Coordinator {
           batch = {};
         }
         if (in_flight == 0 && busy == 0) {
-          if (finished_ || !others_running()) break;  // finish() continues the transaction
+          // A stopping session leaves: the others finish the study without it.
+          if (finished_ || stop_requested() || !others_running())
+            break;  // finish() continues the transaction
           commit();
           (void)storage_->wait_for_news(storage_->poll_interval());
           continue;
@@ -638,9 +640,19 @@ class Coordinator {
     if (!storage_ || locked_ || replaying_) return;
     auto news = storage_->lock();
     locked_ = true;
+    // A stopping session only writes how its jobs ended: it no longer follows the study (the
+    // restarts of its own cut jobs, run by others, would report their steps again here).
+    if (stop_requested()) return;
     fold_all(news);
     abandon_gone();
     verify_prunings();
+  }
+
+  /// @brief Ends an open transaction without writing (what it read is unread again).
+  void release() noexcept {
+    if (!locked_) return;
+    locked_ = false;
+    storage_->rollback();
   }
 
   /// @brief Appends what is unwritten and ends the transaction (entering one first if events
@@ -915,7 +927,7 @@ class Coordinator {
     trial.status = TrialStatus::pruned;
     trial.rung = pruning.rung;
     trial.reason = pruning.reason;
-    if (recording()) write(TrialPruned{trial.id, trial.rung, trial.reason});
+    if (recording() && !stop_requested()) write(TrialPruned{trial.id, trial.rung, trial.reason});
     end(trial);
   }
 
