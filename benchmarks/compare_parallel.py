@@ -28,10 +28,13 @@ import statistics
 
 # Targets of the issue: speedup with 2 workers, and utilisation per strategy.
 SPEEDUP_TARGET = 1.8
-UTILISATION_TARGETS = {"BM_RandomSearch": 0.95, "BM_Asha": 0.95, "BM_Hyperband": 0.90}
+UTILISATION_TARGETS = {"BM_RandomSearch": 0.95, "BM_Asha": 0.95, "BM_Hyperband": 0.90,
+                       "BM_RandomSearchSqlite": 0.95, "BM_AshaSqlite": 0.95,
+                       "BM_HyperbandSqlite": 0.90}
 # Measured, not targeted: ASHA with MedianStopping, asynchronous and reproducible.
 SPEEDUP_BENCHMARKS = ("BM_RandomSearch", "BM_Hyperband", "BM_Asha", "BM_AshaMedian",
-                      "BM_AshaMedianLag4")
+                      "BM_AshaMedianLag4", "BM_RandomSearchSqlite", "BM_HyperbandSqlite",
+                      "BM_AshaSqlite")
 OVERHEAD_TARGET = 3.0  # the pool's overhead per trial over the inline engine's
 
 LABELS = {
@@ -41,6 +44,9 @@ LABELS = {
     "BM_AshaMedian": "ASHA + MedianStopping",
     "BM_AshaMedianLag4": "ASHA + MedianStopping, lag 4",
     "BM_SuccessiveHalving": "successive halving",
+    "BM_RandomSearchSqlite": "random search, SQLite storage",
+    "BM_HyperbandSqlite": "Hyperband, SQLite storage",
+    "BM_AshaSqlite": "ASHA, SQLite storage",
 }
 # Optuna schedule -> hpt benchmarks it is compared with (as in compare_overhead.py).
 OPTUNA_ROWS = [("random", "BM_RandomSearch"), ("successive_halving", "BM_SuccessiveHalving"),

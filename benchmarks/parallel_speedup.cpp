@@ -46,6 +46,10 @@
 /// Each trainer is wrapped in a meter that reads its thread's CPU clock and a steady clock around
 /// its constructor and every step (two clock reads per epoch of about a millisecond).
 ///
+/// The *Sqlite benchmarks run the same studies with an SQLite storage (a fresh file per study,
+/// synchronous=NORMAL): every job's end is committed before the coordinator acts on it, so they
+/// show whether the storage serialises the workers. Built only where hpt::sqlite exists.
+///
 /// benchmarks/compare_parallel.py prints the speedups and utilisations from the JSON output.
 
 #ifndef EIGEN_DONT_PARALLELIZE
@@ -58,6 +62,7 @@
 #include <unistd.h>
 
 #include "build_context.hpp"
+#include "temporary_directory.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -78,6 +83,9 @@
 
 #include "hpt/data/digits.hpp"
 #include "hpt/engine/tune.hpp"
+#if HPT_BENCH_SQLITE
+#include "hpt/study/sqlite_storage.hpp"
+#endif
 #include "hpt/scheduling/asha.hpp"
 #include "hpt/scheduling/fixed_budget.hpp"
 #include "hpt/scheduling/hyperband.hpp"
@@ -258,9 +266,13 @@ std::size_t workers_argument(const benchmark::State& state) {
 }
 
 /// Runs one study per iteration and sets the counters over all iterations.
+/// Where a study is stored: nowhere (the default of tune()) or an SQLite file.
+enum class Stored { nowhere, sqlite };
+
 template <class Strategy, class Policy = hpt::NoStopping>
 void run(benchmark::State& state, const Strategy& strategy, const Policy& policy = {},
-         std::optional<std::size_t> reproducible_lag = std::nullopt) {
+         std::optional<std::size_t> reproducible_lag = std::nullopt,
+         Stored stored = Stored::nowhere) {
   const std::size_t workers = workers_argument(state);
   (void)digits();  // loaded before the first timed study
   double wall = 0, busy = 0, trainer_cpu = 0, process_cpu = 0, tail = 0, gaps = 0;
@@ -277,10 +289,21 @@ void run(benchmark::State& state, const Strategy& strategy, const Policy& policy
     const double faults_start = minor_faults();
     const MachineCpu machine_start = machine_cpu();
     const double cpu_start = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    std::optional<hpt_bench::TemporaryDirectory> directory;
+    std::shared_ptr<hpt::Storage> storage;
+#if HPT_BENCH_SQLITE
+    if (stored == Stored::sqlite) {
+      directory.emplace();
+      storage = hpt::sqlite_storage(directory->path() / "study.db");
+    }
+#else
+    (void)stored;
+#endif
     meter.origin = Clock::now();
-    const hpt::Study study =
-        hpt::tune(space(), factory, strategy, policy,
-                  {.seed = 42, .workers = workers, .reproducible_lag = reproducible_lag}, counter);
+    const hpt::Study study = hpt::tune(
+        space(), factory, strategy, policy,
+        {.seed = 42, .workers = workers, .reproducible_lag = reproducible_lag, .storage = storage},
+        counter);
     elapsed += meter.since_origin(Clock::now());
     const double study_cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
     const MachineCpu machine_end = machine_cpu();
@@ -368,6 +391,28 @@ void worker_counts(benchmark::internal::Benchmark* benchmark) {
       ->MeasureProcessCPUTime()
       ->Unit(benchmark::kSecond);
 }
+
+#if HPT_BENCH_SQLITE
+/// The same studies with every event committed to an SQLite file as it happens.
+void BM_RandomSearchSqlite(benchmark::State& state) {
+  run(state, hpt::RandomSearch{.trials = 200, .max_resource = 9}, hpt::NoStopping{}, std::nullopt,
+      Stored::sqlite);
+}
+
+void BM_HyperbandSqlite(benchmark::State& state) {
+  run(state, hpt::Hyperband{.min_resource = 1, .max_resource = 81, .reduction_factor = 3},
+      hpt::NoStopping{}, std::nullopt, Stored::sqlite);
+}
+
+void BM_AshaSqlite(benchmark::State& state) {
+  run(state, hpt::Asha{.trials = 500, .min_resource = 1, .max_resource = 81, .reduction_factor = 3},
+      hpt::NoStopping{}, std::nullopt, Stored::sqlite);
+}
+
+BENCHMARK(BM_RandomSearchSqlite)->Apply(worker_counts);
+BENCHMARK(BM_HyperbandSqlite)->Apply(worker_counts);
+BENCHMARK(BM_AshaSqlite)->Apply(worker_counts);
+#endif
 
 BENCHMARK(BM_RandomSearch)->Apply(worker_counts);
 BENCHMARK(BM_Hyperband)->Apply(worker_counts);

@@ -33,10 +33,10 @@
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
-#include <stdlib.h>  // mkdtemp (POSIX)
 
 #include "build_context.hpp"
 #include "overhead_support.hpp"
+#include "temporary_directory.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -46,7 +46,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include "hpt/engine/tune.hpp"
@@ -66,34 +65,7 @@ constexpr std::uint64_t seed = 42;
 
 using namespace hpt_bench::overhead;
 
-/// A directory of its own under the temporary directory, removed (with what is in it) on
-/// destruction.
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "hpt_bench_storage_XXXXXX");
-    if (!mkdtemp(pattern.data()))
-      throw std::runtime_error("storage_overhead: cannot create a directory from " + pattern);
-    path_ = pattern;
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
-  /// Removes the SQLite file `name` with its WAL and shared-memory files.
-  void remove(const std::string& name) const {
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-      std::filesystem::remove(path_ / (name + suffix));
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using hpt_bench::TemporaryDirectory;
 
 enum class Backend { memory, sqlite, sqlite_full };
 
