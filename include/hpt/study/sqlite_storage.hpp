@@ -289,7 +289,6 @@ CREATE TABLE events (
   session           INTEGER,
   PRIMARY KEY (study, seq)
 );
-CREATE INDEX events_by_trial ON events (study, trial, seq);
 CREATE TABLE sessions (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
   study         INTEGER NOT NULL REFERENCES studies (id),
@@ -307,33 +306,37 @@ CREATE TABLE checkpoints (
   data  BLOB NOT NULL,
   PRIMARY KEY (study, trial)
 );
+-- The views read the log in one pass each (window functions and GROUP BY, not a lookup per row):
+-- an index by trial would cost every commit a page write, for queries only.
+-- A step counts when the next job event of its trial is a started, uninterrupted job end.
 CREATE VIEW steps AS
-SELECT s.name AS study, e.trial AS trial, e.step AS step, e.objective AS objective,
-       e.metrics AS metrics, e.seq AS seq
-FROM events AS e JOIN studies AS s ON s.id = e.study
-WHERE e.kind = 'step'
-  AND (SELECT x.kind = 'job_ended' AND x.status <> 'interrupted' AND x.started = 1
-       FROM events AS x
-       WHERE x.study = e.study AND x.trial = e.trial AND x.seq > e.seq
-         AND x.kind IN ('job_started', 'job_ended', 'job_abandoned')
-       ORDER BY x.seq LIMIT 1);
+SELECT s.name AS study, m.trial AS trial, m.step AS step, m.objective AS objective,
+       m.metrics AS metrics, m.seq AS seq
+FROM (SELECT e.study, e.trial, e.kind, e.step, e.objective, e.metrics, e.seq,
+             min(CASE WHEN e.kind IN ('job_started', 'job_ended', 'job_abandoned') THEN e.seq END)
+               OVER (PARTITION BY e.study, e.trial ORDER BY e.seq DESC
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS closed_by
+      FROM events AS e WHERE e.trial IS NOT NULL) AS m
+JOIN studies AS s ON s.id = m.study
+JOIN events AS x ON x.study = m.study AND x.seq = m.closed_by
+WHERE m.kind = 'step' AND x.kind = 'job_ended' AND x.status <> 'interrupted' AND x.started = 1;
 CREATE VIEW trials AS
 SELECT s.name AS study, c.trial AS trial, c.bracket AS bracket, c.config AS config,
        coalesce(CASE e.kind WHEN 'trial_pruned' THEN 'pruned' ELSE e.status END, 'pending')
          AS status,
        e.reason AS reason, e.stopped_by AS stopped_by, e.failure AS failure,
-       (SELECT count(*) FROM steps AS p WHERE p.study = s.name AND p.trial = c.trial) AS steps,
-       (SELECT p.step FROM steps AS p WHERE p.study = s.name AND p.trial = c.trial
-        ORDER BY p.seq DESC LIMIT 1) AS last_step,
-       (SELECT p.objective FROM steps AS p WHERE p.study = s.name AND p.trial = c.trial
-        ORDER BY p.seq DESC LIMIT 1) AS objective
+       coalesce(p.steps, 0) AS steps, p.last_step AS last_step, p.objective AS objective
 FROM events AS c
 JOIN studies AS s ON s.id = c.study
-LEFT JOIN events AS e
-  ON e.study = c.study
-  AND e.seq = (SELECT max(x.seq) FROM events AS x
-               WHERE x.study = c.study AND x.trial = c.trial
-                 AND x.kind IN ('job_ended', 'trial_pruned'))
+LEFT JOIN (SELECT study, trial, max(seq) AS seq FROM events
+           WHERE kind IN ('job_ended', 'trial_pruned') GROUP BY study, trial) AS ended
+  ON ended.study = c.study AND ended.trial = c.trial
+LEFT JOIN events AS e ON e.study = c.study AND e.seq = ended.seq
+-- With one max() in the query, SQLite takes the bare columns from the row that has it.
+LEFT JOIN (SELECT study, trial, count(*) AS steps, step AS last_step, objective,
+                  max(seq) AS last_seq
+           FROM steps GROUP BY study, trial) AS p
+  ON p.study = s.name AND p.trial = c.trial
 WHERE c.kind = 'trial_created';
 )sql";
 
