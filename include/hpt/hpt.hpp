@@ -39,6 +39,7 @@
 #include "hpt/stopping/policy.hpp"
 #include "hpt/stopping/prechelt.hpp"
 #include "hpt/stopping/threshold.hpp"
+#include "hpt/study/stored_study.hpp"
 #include "hpt/study/study.hpp"
 #include "hpt/trial/trainable.hpp"
 #include "hpt/trial/trial.hpp"

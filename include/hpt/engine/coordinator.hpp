@@ -471,6 +471,7 @@ class Coordinator {
     attempts_[job.trial] =
         Attempt{.job = job, .session = session_, .local = true, .order = handed_out_++};
     write(JobStarted{job, started_restart_, session_});
+    ran_jobs_ = true;
     return slot;
   }
 
@@ -630,8 +631,9 @@ class Coordinator {
                             std::forward<Event>(event));
   }
 
-  // ---- Storage: one transaction per batch of events, several sessions on one log. ----
-
+  // ---- Storage: one transaction per batch of events, several sessions on one log. Public for a
+  // loop of the user's own (hpt::AskTell), which brackets each of its calls with them. ----
+ public:
   /// @brief With a storage: enters this session's transaction (unless it is in one) and folds in
   /// what other sessions appended since, then abandons the jobs of sessions that are gone.
   /// Whatever the coordinator decides until commit() follows those events in the log, as it
@@ -640,9 +642,10 @@ class Coordinator {
     if (!storage_ || locked_ || replaying_) return;
     auto news = storage_->lock();
     locked_ = true;
-    // A stopping session only writes how its jobs ended: it no longer follows the study (the
-    // restarts of its own cut jobs, run by others, would report their steps again here).
-    if (stop_requested()) return;
+    // A stopping session that ran jobs only writes how they ended: it no longer follows the
+    // study (the restarts of its cut jobs, run by others, would report their steps again in its
+    // records). One stopped before it ran anything still folds and abandons what the dead left.
+    if (stop_requested() && ran_jobs_) return;
     fold_all(news);
     abandon_gone();
     verify_prunings();
@@ -673,6 +676,10 @@ class Coordinator {
   /// @brief True while jobs of other sessions run: a session with nothing to hand out waits.
   [[nodiscard]] bool others_running() const noexcept { return remote_attempts_ > 0; }
 
+  /// @brief True when the job begin() began last was one cut short before, run again.
+  [[nodiscard]] bool began_restart() const noexcept { return started_restart_; }
+
+ private:
   void fold_all(const std::vector<StudyEvent>& events) {
     replaying_ = true;
     struct Restore {
@@ -908,13 +915,7 @@ class Coordinator {
   /// @brief Applies the study's result rule to the step just added, so that a rung's ranking, a
   /// stopped trial, best() and the exports all read the same result. O(1) per step.
   void update_result(Trial& trial) const {
-    if (options_.result != TrialResult::best_step) return;  // empty: the last step
-    const std::size_t latest = trial.curve.size() - 1;
-    const double objective = trial.curve[latest].objective;
-    if (!std::isfinite(objective)) return;  // never a best step (the trial diverges anyway)
-    if (!trial.result_index ||
-        is_better(study_.direction(), objective, trial.curve[*trial.result_index].objective))
-      trial.result_index = latest;
+    hpt::update_result(trial, study_.direction(), options_.result);
   }
 
   void prune(const Pruning& pruning) {
@@ -1045,6 +1046,7 @@ class Coordinator {
   std::uint64_t handed_out_ = 0;
   std::uint64_t session_ = 0;
   bool locked_ = false;     // inside Storage::lock() ... commit()
+  bool ran_jobs_ = false;   // this session handed out a job of its own
   std::size_t logged_ = 0;  // events of the log this session has read or written
   std::optional<TrialCreated> created_;
   std::vector<TrialPruned> stored_prunings_;                    // read, to check once decided again

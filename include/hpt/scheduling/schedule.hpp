@@ -3,6 +3,7 @@
 /// @brief A strategy's plan: brackets of rungs, inspectable before running (the protocol that
 /// runs it is in protocol.hpp).
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -10,6 +11,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hpt {
@@ -116,5 +118,66 @@ struct Schedule {
            std::to_string(brackets[position].index) + ")";
   }
 };
+
+/// @brief The schedule `text` as operator<< prints it (the strategy's line, then one line per
+/// bracket: "  bracket <index>:" and "  <configurations or *> x <resource>" per rung), e.g. a
+/// stored study's plan. Throws std::invalid_argument naming the line and what is wrong.
+inline Schedule parse_schedule(std::string_view text) {
+  Schedule schedule;
+  std::size_t line_number = 0;
+  const auto refuse = [&](std::string_view line, const std::string& why) {
+    throw std::invalid_argument("hpt::parse_schedule: line " + std::to_string(line_number) +
+                                " (\"" + std::string(line.substr(0, 80)) + "\"): " + why);
+  };
+  const auto skip_spaces = [](std::string_view& rest) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  };
+  const auto take_integer = [&](std::string_view line, std::string_view& rest, auto& value,
+                                const char* what) {
+    const auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+    if (error != std::errc{} || end == rest.data())
+      refuse(line,
+             std::string("expected ") + what + " at \"" + std::string(rest.substr(0, 20)) + "\"");
+    rest.remove_prefix(static_cast<std::size_t>(end - rest.data()));
+  };
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++line_number;
+    if (line_number == 1) {
+      schedule.strategy = std::string(line);
+      continue;
+    }
+    if (line.empty() && text.empty()) break;  // the final newline
+    std::string_view rest = line;
+    constexpr std::string_view head = "  bracket ";
+    if (!rest.starts_with(head)) refuse(line, "expected \"  bracket <index>:\"");
+    rest.remove_prefix(head.size());
+    Bracket bracket;
+    take_integer(line, rest, bracket.index, "a bracket index");
+    if (!rest.starts_with(':')) refuse(line, "expected ':' after the bracket index");
+    rest.remove_prefix(1);
+    for (;;) {
+      skip_spaces(rest);
+      if (rest.empty()) break;
+      Rung rung;
+      if (rest.front() == '*') {
+        rest.remove_prefix(1);
+      } else {
+        std::size_t configurations = 0;
+        take_integer(line, rest, configurations, "a number of configurations or '*'");
+        rung.configurations = configurations;
+      }
+      if (!rest.starts_with(" x ")) refuse(line, "expected \" x <resource>\" in a rung");
+      rest.remove_prefix(3);
+      take_integer(line, rest, rung.resource, "a resource");
+      bracket.rungs.push_back(rung);
+    }
+    schedule.brackets.push_back(std::move(bracket));
+  }
+  if (line_number == 0) throw std::invalid_argument("hpt::parse_schedule: the text is empty");
+  return schedule;
+}
 
 }  // namespace hpt

@@ -305,6 +305,14 @@ class MemoryStorage final : public Storage {
     return found == shared_->studies.end() ? 0 : found->second.transactions.size();
   }
 
+  /// @brief The identity study `name` was stored with, or nothing when it is not stored.
+  [[nodiscard]] std::optional<StudyIdentity> identity(const std::string& name) const {
+    const auto guard = hold();
+    const auto found = shared_->studies.find(name);
+    if (found == shared_->studies.end()) return std::nullopt;
+    return found->second.identity;
+  }
+
   /// @brief The events of study `name` (checkpoints left out), in order.
   [[nodiscard]] std::vector<StudyEvent> events(const std::string& name) const {
     const auto guard = hold();

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "hpt/core/config.hpp"
+#include "hpt/core/direction.hpp"
 #include "hpt/core/metrics.hpp"
+#include "hpt/core/trial_result.hpp"
 #include "hpt/core/trial_status.hpp"
 
 namespace hpt {
@@ -61,5 +63,18 @@ struct Trial {
            status == TrialStatus::diverged;
   }
 };
+
+/// @brief Updates `trial.result_index` after a step was appended to its curve, by the study's
+/// rule: under best_step the best finite objective so far (a NaN or an infinity is never the
+/// best step); under last_step it stays empty (the last step is the result).
+inline void update_result(Trial& trial, Direction direction, TrialResult rule) noexcept {
+  if (rule != TrialResult::best_step || trial.curve.empty()) return;
+  const std::size_t latest = trial.curve.size() - 1;
+  const double objective = trial.curve[latest].objective;
+  if (!std::isfinite(objective)) return;
+  if (!trial.result_index ||
+      is_better(direction, objective, trial.curve[*trial.result_index].objective))
+    trial.result_index = latest;
+}
 
 }  // namespace hpt
