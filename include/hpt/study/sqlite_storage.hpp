@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -74,6 +75,9 @@ struct SqliteOptions {
   std::chrono::milliseconds lease_timeout{30000};
   /// How often a session with nothing to do looks for other sessions' results.
   std::chrono::milliseconds poll_interval{20};
+  /// False: the file must exist and hold hpt's tables (for tools that inspect studies: a
+  /// mistyped name is refused instead of becoming a new, empty database).
+  bool create = true;
 
   /// @brief Throws std::invalid_argument naming the field and its value.
   void validate() const {
@@ -454,6 +458,23 @@ class SqliteHeartbeat {
 
 }  // namespace detail
 
+/// @brief A stored study as SqliteStorage::read_study returns it: enough to rebuild its records
+/// (read_stored_study in stored_study.hpp) without the program that made it.
+struct StoredLog {
+  StudyIdentity identity{};
+  std::string created{};  ///< UTC, ISO 8601.
+  std::vector<StudyEvent> events{};
+};
+
+/// @brief A session of a stored study (SqliteStorage::sessions).
+struct SqliteSession {
+  std::uint64_t id = 0;
+  std::string host{};
+  std::int64_t pid = 0;
+  std::string started{};              ///< UTC, ISO 8601.
+  std::optional<std::string> gone{};  ///< Why it is gone; nothing while it runs.
+};
+
 /// @brief A Storage in an SQLite file. Open it with sqlite_storage(file, options); every call
 /// comes from one thread (the coordinator's), as Storage says. Semantics are MemoryStorage's:
 /// the same events come back in the same order, bit for bit, and checkpoint() answers as
@@ -581,31 +602,8 @@ class SqliteStorage final : public Storage {
         continue;
       }
       if (code != SQLITE_ROW) fail(code, what);
-      detail::SqliteValue cells[6];
-      for (int i = 0; i < 6; ++i) statement.column(i, cells[i]);
-      const auto text = [&](int i) {
-        return cells[i].type == detail::SqliteValue::Type::text ? cells[i].bytes : std::string();
-      };
-      const std::string host = text(0), boot = text(1), start = text(3);
-      const std::int64_t pid =
-          cells[2].type == detail::SqliteValue::Type::integer ? cells[2].integer : 0;
-      const double heartbeat = cells[4].type == detail::SqliteValue::Type::real ? cells[4].real
-                               : cells[4].type == detail::SqliteValue::Type::integer
-                                   ? static_cast<double>(cells[4].integer)
-                                   : 0.0;
-      const std::string where = "process " + std::to_string(pid) + " on " + host;
-      if (cells[5].type != detail::SqliteValue::Type::null) {
-        gone.push_back({session, name + " (" + where + ") has ended"});
-      } else if (here.host == host && !here.boot.empty() && here.boot != boot) {
-        gone.push_back({session, name + " (" + where + ") ran before the machine restarted"});
-      } else if (here.host == host && !start.empty() &&
-                 !detail::SqliteProcess::running(pid, start)) {
-        gone.push_back({session, name + " (" + where + ") is no longer running"});
-      } else if (now - heartbeat > detail::seconds(options_.lease_timeout)) {
-        gone.push_back({session, name + " (" + where + ") renewed its lease " +
-                                     format_real(now - heartbeat) + " s ago (lease_timeout " +
-                                     format_real(detail::seconds(options_.lease_timeout)) + " s)"});
-      }
+      const SessionRow row = session_row(statement, 0);
+      if (auto why = why_gone(name, row, now, here)) gone.push_back({session, std::move(*why)});
     }
     return gone;
   }
@@ -669,6 +667,100 @@ class SqliteStorage final : public Storage {
   /// belongs to a connection, not to the file). Writing through it bypasses the storage.
   [[nodiscard]] sqlite3* native_handle() const noexcept { return connection_.get(); }
 
+  // ---- Inspection, outside any session's transaction (the `hpt` tool uses these). ----
+
+  /// @brief The names of the studies in the file, in the order they were created.
+  [[nodiscard]] std::vector<std::string> study_names() {
+    ReadTransaction transaction(*this, "listing the studies");
+    auto names = study_names_now();
+    transaction.commit("listing the studies");
+    return names;
+  }
+
+  /// @brief Study `name`'s identity, creation time (UTC) and whole log, read in one
+  /// transaction, without opening a session. Throws StorageError for a study the file does not
+  /// hold (naming those it does) or a row that cannot be decoded (naming it).
+  [[nodiscard]] StoredLog read_study(const std::string& name) {
+    const std::string what = "reading study " + detail::quote_input(name);
+    ReadTransaction transaction(*this, what);
+    auto [id, identity] = existing_study(name);
+    StoredLog log{.identity = std::move(identity),
+                  .created = text_of("SELECT created FROM studies WHERE id = ?1", id, what),
+                  .events = read_events(id, name, 0)};
+    transaction.commit(what);
+    return log;
+  }
+
+  /// @brief The sessions that opened study `name`, oldest first, each with why it is gone (or
+  /// nothing while it runs), by the rules Storage::gone() applies.
+  [[nodiscard]] std::vector<SqliteSession> sessions(const std::string& name) {
+    const std::string what = "reading the sessions of study " + detail::quote_input(name);
+    ReadTransaction transaction(*this, what);
+    const std::int64_t id = existing_study(name).first;
+    detail::SqliteStatement statement;
+    check(statement.prepare(db(),
+                            "SELECT id, started, host, boot, pid, process_start, heartbeat, ended "
+                            "FROM sessions WHERE study = ?1 ORDER BY id"),
+          what);
+    check(statement.bind_integer(1, id), what);
+    const double now = detail::unix_seconds();
+    const auto here = detail::SqliteProcess::current();
+    std::vector<SqliteSession> found;
+    for (;;) {
+      const int code = sqlite3_step(statement.get());
+      if (code == SQLITE_DONE) break;
+      if (code != SQLITE_ROW) fail(code, what);
+      detail::SqliteValue session_id, started;
+      statement.column(0, session_id);
+      statement.column(1, started);
+      const SessionRow row = session_row(statement, 2);
+      const auto number = session_id.type == detail::SqliteValue::Type::integer
+                              ? static_cast<std::uint64_t>(session_id.integer)
+                              : 0;
+      found.push_back({.id = number,
+                       .host = row.host,
+                       .pid = row.pid,
+                       .started = started.type == detail::SqliteValue::Type::text ? started.bytes
+                                                                                  : std::string(),
+                       .gone = why_gone("session " + std::to_string(number), row, now, here)});
+    }
+    transaction.commit(what);
+    return found;
+  }
+
+  /// @brief Deletes study `name` (its log, sessions and checkpoints) in one transaction. While
+  /// any of its sessions runs this is refused, naming them, unless `even_if_running`: those
+  /// sessions then fail at their next write.
+  void remove_study(const std::string& name, bool even_if_running = false) {
+    const std::string what = "deleting study " + detail::quote_input(name);
+    if (!even_if_running) {
+      std::string running;
+      for (const auto& session : sessions(name))
+        if (!session.gone)
+          running += (running.empty() ? "" : ", ") +
+                     ("session " + std::to_string(session.id) + " (process " +
+                      std::to_string(session.pid) + " on " + session.host + ")");
+      if (!running.empty())
+        throw StorageError(prefix() + "study " + detail::quote_input(name) + " is running in " +
+                           running +
+                           ": stop it first (or delete it even so, and those sessions fail)");
+    }
+    if (in_transaction_) throw StorageError(prefix() + what + " inside a transaction");
+    Transaction transaction(*this, what);
+    const std::int64_t id = existing_study(name).first;
+    for (const char* table : {"checkpoints", "events", "sessions", "studies"}) {
+      detail::SqliteStatement statement;
+      const std::string column = std::string_view(table) == "studies" ? "id" : "study";
+      check(statement.prepare(db(),
+                              "DELETE FROM " + std::string(table) + " WHERE " + column + " = ?1"),
+            what);
+      check(statement.bind_integer(1, id), what);
+      const int code = sqlite3_step(statement.get());
+      if (code != SQLITE_DONE) fail(code, what);
+    }
+    transaction.commit(what);
+  }
+
  private:
   struct Opened {
     std::int64_t id;
@@ -700,6 +792,120 @@ class SqliteStorage final : public Storage {
     SqliteStorage& storage_;
     bool committed_ = false;
   };
+
+  /// A row of table sessions, from column `first` on: host, boot, pid, process_start,
+  /// heartbeat, ended.
+  struct SessionRow {
+    std::string host, boot, start;
+    std::int64_t pid = 0;
+    double heartbeat = 0;
+    std::optional<std::string> ended{};
+  };
+
+  static SessionRow session_row(const detail::SqliteStatement& statement, int first) {
+    detail::SqliteValue cells[6];
+    for (int i = 0; i < 6; ++i) statement.column(first + i, cells[i]);
+    const auto text = [&](int i) {
+      return cells[i].type == detail::SqliteValue::Type::text ? cells[i].bytes : std::string();
+    };
+    SessionRow row;
+    row.host = text(0);
+    row.boot = text(1);
+    row.start = text(3);
+    row.pid = cells[2].type == detail::SqliteValue::Type::integer ? cells[2].integer : 0;
+    row.heartbeat = cells[4].type == detail::SqliteValue::Type::real ? cells[4].real
+                    : cells[4].type == detail::SqliteValue::Type::integer
+                        ? static_cast<double>(cells[4].integer)
+                        : 0.0;
+    if (cells[5].type != detail::SqliteValue::Type::null) row.ended = text(5);
+    return row;
+  }
+
+  /// Why the session `name` is gone (ended, its process died, its machine restarted, its lease
+  /// ran out), or nothing while it runs.
+  std::optional<std::string> why_gone(const std::string& name, const SessionRow& row, double now,
+                                      const detail::SqliteProcess& here) const {
+    const std::string where = "process " + std::to_string(row.pid) + " on " + row.host;
+    if (row.ended) return name + " (" + where + ") has ended";
+    if (here.host == row.host && !here.boot.empty() && here.boot != row.boot)
+      return name + " (" + where + ") ran before the machine restarted";
+    if (here.host == row.host && !row.start.empty() &&
+        !detail::SqliteProcess::running(row.pid, row.start))
+      return name + " (" + where + ") is no longer running";
+    if (now - row.heartbeat > detail::seconds(options_.lease_timeout))
+      return name + " (" + where + ") renewed its lease " + format_real(now - row.heartbeat) +
+             " s ago (lease_timeout " + format_real(detail::seconds(options_.lease_timeout)) +
+             " s)";
+    return std::nullopt;
+  }
+
+  /// A read transaction for inspection (BEGIN ... COMMIT; rolled back if the scope is left
+  /// without commit()): what it reads is one consistent state of the file.
+  class ReadTransaction {
+   public:
+    ReadTransaction(SqliteStorage& storage, const std::string& what) : storage_(storage) {
+      if (storage_.in_transaction_)
+        throw StorageError(storage_.prefix() + what + " inside a transaction");
+      storage_.execute("BEGIN", what + " (BEGIN)");
+    }
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+    void commit(const std::string& what) {
+      storage_.execute("COMMIT", what + " (COMMIT)");
+      committed_ = true;
+    }
+    ~ReadTransaction() {
+      if (!committed_ && !sqlite3_get_autocommit(storage_.db()))
+        sqlite3_exec(storage_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
+   private:
+    SqliteStorage& storage_;
+    bool committed_ = false;
+  };
+
+  /// The id and identity of study `name`, or StorageError naming the studies the file has.
+  std::pair<std::int64_t, StudyIdentity> existing_study(const std::string& name) {
+    if (auto found = find_study(name)) return std::move(*found);
+    const auto names = study_names_now();
+    std::string listed;
+    for (const auto& other : names)
+      listed += (listed.empty() ? "" : ", ") + detail::quote_input(other);
+    throw StorageError(prefix() + "no study " + detail::quote_input(name) + " in the file (" +
+                       (names.empty() ? std::string("it holds none") : "it holds " + listed) + ")");
+  }
+
+  std::vector<std::string> study_names_now() {
+    const std::string what = "listing the studies";
+    detail::SqliteStatement statement;
+    check(statement.prepare(db(), "SELECT name FROM studies ORDER BY id"), what);
+    std::vector<std::string> names;
+    for (;;) {
+      const int code = sqlite3_step(statement.get());
+      if (code == SQLITE_DONE) break;
+      if (code != SQLITE_ROW) fail(code, what);
+      detail::SqliteValue value;
+      statement.column(0, value);
+      if (value.type != detail::SqliteValue::Type::text)
+        throw StorageError(prefix() + "table studies, column \"name\": expected text, got " +
+                           detail::EventRowReader::describe(value));
+      names.push_back(value.bytes);
+    }
+    return names;
+  }
+
+  /// Text column 0 of the one row `sql` (with ?1 bound to `id`) returns, or empty.
+  std::string text_of(std::string_view sql, std::int64_t id, const std::string& what) {
+    detail::SqliteStatement statement;
+    check(statement.prepare(db(), sql), what);
+    check(statement.bind_integer(1, id), what);
+    const int code = sqlite3_step(statement.get());
+    if (code == SQLITE_DONE) return {};
+    if (code != SQLITE_ROW) fail(code, what);
+    detail::SqliteValue value;
+    statement.column(0, value);
+    return value.type == detail::SqliteValue::Type::text ? value.bytes : std::string();
+  }
 
   [[nodiscard]] sqlite3* db() const noexcept { return connection_.get(); }
 
@@ -755,8 +961,13 @@ class SqliteStorage final : public Storage {
   void connect() {
     sqlite3* handle = nullptr;
     const std::string path = file_.string();
-    const int opened =
-        sqlite3_open_v2(path.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    if (!options_.create) {
+      std::error_code error;
+      if (!std::filesystem::is_regular_file(file_, error))
+        refuse_file(std::filesystem::exists(file_, error) ? "not a regular file" : "no such file");
+    }
+    const int flags = SQLITE_OPEN_READWRITE | (options_.create ? SQLITE_OPEN_CREATE : 0);
+    const int opened = sqlite3_open_v2(path.c_str(), &handle, flags, nullptr);
     connection_ = detail::SqliteConnection(handle);
     if (opened != SQLITE_OK) fail(opened, "opening the file");
     sqlite3_extended_result_codes(db(), 1);
@@ -769,6 +980,7 @@ class SqliteStorage final : public Storage {
     const auto [application_id, empty] = ownership();
     execute("COMMIT", "reading the file's header");
     check_owner(application_id, empty);
+    if (empty && !options_.create) refuse_file("the file holds no hpt studies (it is empty)");
 
     // WAL first: the journal mode cannot change inside a transaction.
     const auto mode = switch_to_wal();
