@@ -3,20 +3,61 @@
 // divergence detection; then it prints the leaderboard and the best configuration, retrains that
 // configuration (same seed: the same weights as in the study) and reports its test accuracy.
 //
-//   hpt_demo            the full study (Hyperband up to 81 epochs; about 20 s on two cores)
-//   hpt_demo --quick    a small one (up to 9 epochs), as the tests run it
+//   hpt_demo                 the full study (Hyperband up to 81 epochs; about 20 s on two cores)
+//   hpt_demo --quick         a small one (up to 9 epochs), as the tests run it
+//   hpt_demo --study FILE    stores the study in the SQLite file FILE as it runs: interrupt it
+//                            (Ctrl-C, or kill -9) and run the same command again, and it continues
+//                            where it stopped; once finished, it is shown again without running
+//   --stop-after N           stops cleanly after N trials have ended (as Ctrl-C does)
+// scripts/demo.sh runs it with --study build/demo.db.
 #include <hpt/data/digits.hpp>
 #include <hpt/hpt.hpp>
 #include <hpt/trainers/mlp_trainer.hpp>
+#if HPT_EXAMPLE_SQLITE
+#include <hpt/study/sqlite_storage.hpp>
+#endif
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <stop_token>
+#include <string>
 #include <string_view>
 
+namespace {
+
+/// Asks the study to stop once `after` trials have ended (0: never).
+struct StopAfter {
+  std::stop_source* source;
+  std::size_t after;
+  std::size_t ended = 0;
+  void on_trial_end(const hpt::Trial&) {
+    if (after > 0 && ++ended == after) source->request_stop();
+  }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string_view(argv[1]) == "--quick";
+  bool quick = false;
+  std::string file;
+  std::size_t stop_after = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--study" && i + 1 < argc) {
+      file = argv[++i];
+    } else if (arg == "--stop-after" && i + 1 < argc) {
+      stop_after = std::stoul(argv[++i]);
+    } else {
+      std::cerr << "usage: hpt_demo [--quick] [--study FILE] [--stop-after N]\n";
+      return 2;
+    }
+  }
   using Digits = hpt::data::Dataset<float>;
   using hpt::data::Stratify;
 
@@ -48,20 +89,59 @@ int main(int argc, char** argv) {
             << space << "\nSchedule (resource = epochs):\n"
             << strategy.schedule() << '\n';
 
-  hpt::ConsoleReporter reporter;
-  const auto study = hpt::tune(
-      space, make_trainer, strategy,
-      hpt::Patience{.patience = 5, .min_delta = 1e-4} | hpt::Divergence{},
-      // Early stopping on the validation loss, and each trial's best epoch as its result (Keras's
-      // restore_best_weights; Hyperband then ranks its rungs by the best epoch so far too).
-      {.direction = hpt::minimize,
-       .seed = 42,
-       .result = hpt::TrialResult::best_step,
-       .name = "digits MLP",
-       .checkpoint_paused = true},
-      reporter);
+  // Early stopping on the validation loss, and each trial's best epoch as its result (Keras's
+  // restore_best_weights; Hyperband then ranks its rungs by the best epoch so far too).
+  std::stop_source stop;
+  hpt::StudyOptions options{.direction = hpt::minimize,
+                            .seed = 42,
+                            .result = hpt::TrialResult::best_step,
+                            .name = quick ? "digits MLP (quick)" : "digits MLP",
+                            .checkpoint_paused = true,
+                            .stop = stop.get_token(),
+                            .stop_on_interrupt = true};
+  if (!file.empty()) {
+#if HPT_EXAMPLE_SQLITE
+    // What the file holds already decides what this run does: nothing there, a study to
+    // continue, or a finished one to show again.
+    if (std::filesystem::exists(file)) {
+      auto stored = hpt::SqliteStorage(file);
+      for (const auto& name : stored.study_names()) {
+        if (name != options.name) continue;
+        const auto log = stored.read_study(name);
+        const auto found = hpt::read_stored_study(log.identity, log.events);
+        std::cout << (found.finished ? "Found the finished study \"" : "Resuming the study \"")
+                  << name << "\" in " << file << ": " << found.study.trials().size()
+                  << " trials stored (" << found.study.status_summary() << ")"
+                  << (found.finished ? "; showing it without running anything" : "; continuing")
+                  << "\n\n";
+      }
+    }
+    options.storage = hpt::sqlite_storage(file);
+#else
+    std::cerr << "hpt_demo: --study needs hpt built with SQLite (libsqlite3-dev)\n";
+    return 2;
+#endif
+  }
 
-  std::cout << '\n' << study.status_summary() << " in " << study.wall_seconds() << " s\n\n";
+  hpt::ConsoleReporter reporter;
+  StopAfter stopper{&stop, stop_after};
+  const auto study = hpt::tune(space, make_trainer, strategy,
+                               hpt::Patience{.patience = 5, .min_delta = 1e-4} | hpt::Divergence{},
+                               options, reporter, stopper);
+
+  std::cout << '\n' << study.status_summary() << " in " << study.wall_seconds() << " s\n";
+  if (study.interrupted()) {
+    std::cout << "Stopped before the end";
+    if (!file.empty())
+      std::cout << ": every finished trial is in " << file
+                << "; run the same command again to continue";
+    std::cout << '\n';
+    return 0;
+  }
+  if (!file.empty())
+    std::cout << "Stored in " << file << " (see it with: hpt leaderboard " << file << " '"
+              << options.name << "')\n";
+  std::cout << '\n';
   study.print_leaderboard(std::cout, 10);
   const auto& best = study.best();
   double best_accuracy = 0;
