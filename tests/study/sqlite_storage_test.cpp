@@ -295,6 +295,7 @@ TEST_CASE("SQLite storage refuses to resume a study with other settings, naming 
   constexpr auto max_seed = std::numeric_limits<std::uint64_t>::max();
   auto stored = study_identity("s", max_seed);
   stored.result = hpt::TrialResult::best_step;
+  stored.policy = "NoStopping";
   hpt::sqlite_storage(file)->open(stored, hpt::OpenMode::create);
   auto storage = hpt::sqlite_storage(file);
 
@@ -322,6 +323,20 @@ TEST_CASE("SQLite storage refuses to resume a study with other settings, naming 
                              "\"kind: choice(a, c)\""));
   CHECK_THAT(refused([](auto& i) { i.strategy += "\nbracket 1"; }),
              Catch::Contains("strategy, line 2"));
+  CHECK_THAT(refused([](auto& i) { i.policy = "Patience(patience=3)"; }),
+             Catch::Contains("stopping policy: stored NoStopping, given Patience(patience=3)") &&
+                 Catch::EndsWith("(to continue it with these settings anyway, open it with "
+                                 "OpenMode::resume_changed)"));
+  // An unknown policy (empty: one without settings()) is not compared.
+  CHECK(refused([](auto& i) { i.policy.clear(); }) == "(no exception)");
+  // resume_changed opens it whatever the settings; it must exist.
+  auto changed = stored;
+  changed.seed = 5;
+  changed.policy = "Patience(patience=3)";
+  CHECK(storage->open(changed, hpt::OpenMode::resume_changed).empty());
+  CHECK_THAT(
+      message_of([&] { storage->open(study_identity("nowhere"), hpt::OpenMode::resume_changed); }),
+      Catch::EndsWith("no study \"nowhere\" to resume"));
   // Seeds from 2^63 up survive as the number they are.
   RawDatabase raw(file);
   CHECK(raw.value("SELECT seed FROM studies WHERE name = 's'") == "18446744073709551615");
@@ -715,4 +730,48 @@ TEST_CASE("SQLite storage: the views list trials and the steps a resumed study k
                  "ON s.id = e.study WHERE s.name = 's' AND e.trial = 2 ORDER BY e.seq") ==
         std::vector<std::string>{"3|trial_created|2", "14|job_started|2", "15|step|2",
                                  "16|job_ended|2"});
+}
+
+TEST_CASE("SQLite storage reads files made before it stored the stopping policy", "[sqlite]") {
+  test_support::ScratchDirectory scratch;
+  const auto file = scratch.path / "old.db";
+  auto identity = study_identity("old");
+  identity.policy = "NoStopping";
+  {
+    auto storage = hpt::sqlite_storage(file);
+    storage->open(identity, hpt::OpenMode::create);
+    storage->close();
+  }
+  const auto columns = [&] {
+    RawDatabase raw(file);
+    return raw.value("SELECT count(*) FROM pragma_table_info('studies') WHERE name = 'policy'");
+  };
+  {
+    RawDatabase raw(file);
+    raw.execute("ALTER TABLE studies DROP COLUMN policy");  // as files of earlier versions are
+  }
+  REQUIRE(columns() == "0");
+  {
+    // Inspection reads the file as it is, and does not change it.
+    hpt::SqliteOptions inspect;
+    inspect.create = false;
+    hpt::SqliteStorage reader(file, inspect);
+    const hpt::StoredLog log = reader.read_study("old");
+    CHECK(log.identity.policy.empty());
+    CHECK(log.identity.seed == identity.seed);
+  }
+  CHECK(columns() == "0");
+  // A program that runs studies adds the column; the old study's policy is unknown, so any
+  // policy resumes it, and a new study stores its own.
+  auto storage = hpt::sqlite_storage(file);
+  CHECK(columns() == "1");
+  auto given = identity;
+  given.policy = "Patience(patience=3)";
+  CHECK(storage->open(given, hpt::OpenMode::resume).empty());
+  auto fresh = study_identity("new");
+  fresh.policy = "Patience(patience=3)";
+  storage->open(fresh, hpt::OpenMode::create);
+  RawDatabase raw(file);
+  CHECK(raw.rows("SELECT name, policy FROM studies ORDER BY id") ==
+        std::vector<std::string>{"old|", "new|Patience(patience=3)"});
 }

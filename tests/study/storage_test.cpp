@@ -79,7 +79,12 @@ TEST_CASE("MemoryStorage opens as the mode says and refuses by name", "[storage]
   other.seed = 2;
   CHECK_THROWS_WITH(storage.open(other, hpt::OpenMode::create_or_resume),
                     "hpt::MemoryStorage: study \"a\" was stored with other settings: seed: "
-                    "stored 1, given 2");
+                    "stored 1, given 2 (to continue it with these settings anyway, open it with "
+                    "OpenMode::resume_changed)");
+  // resume_changed opens it whatever the settings (the replay checks the log).
+  CHECK(storage.open(other, hpt::OpenMode::resume_changed).size() == 1);
+  CHECK_THROWS_WITH(storage.open(identity("nowhere"), hpt::OpenMode::resume_changed),
+                    "hpt::MemoryStorage: no study \"nowhere\" to resume");
   CHECK(storage.open(identity("a"), hpt::OpenMode::resume).size() == 1);
   CHECK(storage.open(identity("b"), hpt::OpenMode::create_or_resume).empty());
   CHECK(storage.open(identity("a"), hpt::OpenMode::create_or_resume).size() == 1);

@@ -791,6 +791,8 @@ class Coordinator {
       if (others_running()) refuse("the study finished while jobs were running");
       while (tell_next()) {  // as the run's last next_job() did before it ended
       }
+      // Continued with other settings whose plan holds more work: the study goes on.
+      if (options_.open == OpenMode::resume_changed && !scheduler_.finished()) return;
       finish();
       stored_prunings_.insert(stored_prunings_.end(), pending_prunings_.begin(),
                               pending_prunings_.end());

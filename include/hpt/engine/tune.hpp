@@ -66,8 +66,10 @@ class InterruptHandler {
   void (*previous_)(int) = SIG_DFL;
 };
 
-/// @brief What a storage checks when a study is resumed.
-inline StudyIdentity identity_of(const Study& study, const SearchSpace& space) {
+/// @brief What a storage checks when a study is resumed; `policy` is policy_settings() of the
+/// stopping policy (empty: not compared).
+inline StudyIdentity identity_of(const Study& study, const SearchSpace& space,
+                                 std::string policy = {}) {
   std::ostringstream space_text, strategy_text;
   space_text << space;
   strategy_text << study.schedule();
@@ -77,6 +79,7 @@ inline StudyIdentity identity_of(const Study& study, const SearchSpace& space) {
           .seed = study.options().seed,
           .space = std::move(space_text).str(),
           .strategy = std::move(strategy_text).str(),
+          .policy = std::move(policy),
           .version = std::string(version)};
 }
 
@@ -107,7 +110,9 @@ Study run_study(const Space& space, Factory& factory, const Strategy& strategy, 
                                              options.workers + 1, storage && storage->durable());
   Coordinator<decltype(runner), decltype(scheduler), Policy, Observers...> coordinator(
       runner, scheduler, policy, study, observers...);
-  if (storage) coordinator.resume(storage->open(identity_of(study, untyped_space), options.open));
+  if (storage)
+    coordinator.resume(
+        storage->open(identity_of(study, untyped_space, policy_settings(policy)), options.open));
   const InterruptHandler interrupt_handler(options.stop_on_interrupt);
   coordinator.run();
   return study;

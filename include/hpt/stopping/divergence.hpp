@@ -62,6 +62,18 @@ struct Divergence {
   };
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("Divergence")
+        .add("factor", factor)
+        .text("relative_to", relative_to == Reference::first ? "first" : "best")
+        .add("direction", direction)
+        .metric("metric", metric)
+        .add("limit", limit)
+        .add("min_step", min_step)
+        .str();
+  }
+
   void validate() const {
     if (factor && !(std::isfinite(*factor) && *factor > 1))
       fail("factor must be finite and > 1", number(*factor));

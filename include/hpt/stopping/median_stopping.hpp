@@ -183,6 +183,16 @@ struct MedianStopping {
   std::size_t settled_epoch = 0;
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("MedianStopping")
+        .add("startup_trials", startup_trials)
+        .add("warmup_steps", warmup_steps)
+        .add("interval", interval)
+        .add("min_trials_at_step", min_trials_at_step)
+        .str();
+  }
+
   void validate() const {
     if (startup_trials < 0) fail("startup_trials must be >= 0", startup_trials);
     if (warmup_steps < 0) fail("warmup_steps must be >= 0", warmup_steps);

@@ -56,6 +56,18 @@ struct Patience {
   };
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("Patience")
+        .add("patience", patience)
+        .add("min_delta", min_delta)
+        .add("direction", direction)
+        .metric("metric", metric)
+        .add("baseline", baseline)
+        .add("start_step", start_step)
+        .str();
+  }
+
   void validate() const {
     if (patience < 0) fail("patience must be >= 0", integer(patience));
     if (!std::isfinite(min_delta)) fail("min_delta must be finite", number(min_delta));

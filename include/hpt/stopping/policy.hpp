@@ -23,6 +23,7 @@
 
 #include "hpt/core/direction.hpp"
 #include "hpt/core/format.hpp"
+#include "hpt/core/input_excerpt.hpp"
 #include "hpt/core/metrics.hpp"
 #include "hpt/core/trial_status.hpp"
 
@@ -126,10 +127,67 @@ void validate_policy(const P& policy) {
   if constexpr (requires { policy.validate(); }) policy.validate();
 }
 
+/// @brief A policy's settings as one line ("Patience(patience=5, ...)"), stored with a study and
+/// compared when it is resumed; empty for a policy without a `std::string settings() const`
+/// (a policy of your own: add one to have it checked).
+template <class P>
+std::string policy_settings(const P& policy) {
+  if constexpr (requires {
+                  { policy.settings() } -> std::convertible_to<std::string>;
+                })
+    return policy.settings();
+  else
+    return {};
+}
+
+namespace detail {
+
+/// @brief "Name(field=value, ...)": a policy's settings as one line, stored with a study and
+/// compared when it is resumed. Numbers read back as the same double (format_real).
+class SettingsText {
+ public:
+  explicit SettingsText(std::string_view name) : text_(name) { text_ += '('; }
+  SettingsText& add(std::string_view field, double value) {
+    return field_(field, format_real(value));
+  }
+  SettingsText& add(std::string_view field, std::int64_t value) {
+    return field_(field, std::to_string(value));
+  }
+  SettingsText& add(std::string_view field, const std::optional<double>& value) {
+    return field_(field, value ? format_real(*value) : std::string("none"));
+  }
+  SettingsText& add(std::string_view field, const std::optional<Direction>& value) {
+    return field_(field, value ? std::string(to_string(*value)) : std::string("study"));
+  }
+  /// A metric's name; empty means the objective.
+  SettingsText& metric(std::string_view field, const std::string& name) {
+    return field_(field, name.empty() ? std::string("objective") : quote_input(name));
+  }
+  SettingsText& text(std::string_view field, std::string_view value) {
+    return field_(field, std::string(value));
+  }
+  [[nodiscard]] std::string str() const { return text_ + ')'; }
+
+ private:
+  SettingsText& field_(std::string_view field, const std::string& value) {
+    if (!first_) text_ += ", ";
+    first_ = false;
+    text_ += field;
+    text_ += '=';
+    text_ += value;
+    return *this;
+  }
+  std::string text_;
+  bool first_ = true;
+};
+
+}  // namespace detail
+
 /// @brief The policy that never stops anything.
 struct NoStopping {
   struct State {};
   [[nodiscard]] Verdict check(State&, const StepReport&) const noexcept { return {}; }
+  [[nodiscard]] std::string settings() const { return "NoStopping"; }
 };
 
 namespace detail {
@@ -235,6 +293,20 @@ struct Combination {
       (end_by_trial(std::get<I>(policies), std::get<I>(states_by_trial), ended), ...);
     }
     (std::index_sequence_for<Policies...>{});
+  }
+
+  /// @brief "any_of(A(...), B(...))" (all_of when every one must stop); empty when a member
+  /// cannot describe its settings.
+  [[nodiscard]] std::string settings() const {
+    std::string text = all ? "all_of(" : "any_of(";
+    bool known = true;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((text += (I == 0 ? "" : ", ") + policy_settings(std::get<I>(policies)),
+        known = known && !policy_settings(std::get<I>(policies)).empty()),
+       ...);
+    }
+    (std::index_sequence_for<Policies...>{});
+    return known ? text + ')' : std::string();
   }
 
   void validate() const {

@@ -73,6 +73,11 @@ struct GeneralizationLoss {
   };
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("GeneralizationLoss").add("alpha", alpha).str();
+  }
+
   void validate() const {
     if (!(std::isfinite(alpha) && alpha > 0))
       detail::Prechelt::fail("GeneralizationLoss", "alpha must be finite and > 0",
@@ -121,6 +126,15 @@ struct ProgressQuotient {
   };
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("ProgressQuotient")
+        .add("alpha", alpha)
+        .add("strip_length", strip_length)
+        .metric("training_metric", training_metric)
+        .str();
+  }
+
   void validate() const {
     using detail::Prechelt;
     if (!(std::isfinite(alpha) && alpha > 0))
@@ -194,6 +208,14 @@ struct UpStrips {
   };
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("UpStrips")
+        .add("strips", strips)
+        .add("strip_length", strip_length)
+        .str();
+  }
+
   void validate() const {
     using detail::Prechelt;
     if (strips < 1) Prechelt::fail("UpStrips", "strips must be >= 1", std::to_string(strips));

@@ -38,6 +38,18 @@ struct Threshold {
   std::string metric{};
 
   /// @brief Throws std::invalid_argument naming the first bad setting and its value.
+  /// @brief The settings, as stored with a study (policy_settings).
+  [[nodiscard]] std::string settings() const {
+    return detail::SettingsText("Threshold")
+        .add("target", target)
+        .add("lower", lower)
+        .add("upper", upper)
+        .add("at_step", at_step)
+        .add("direction", direction)
+        .metric("metric", metric)
+        .str();
+  }
+
   void validate() const {
     if (!target && !lower && !upper)
       throw std::invalid_argument(

@@ -264,7 +264,8 @@ CREATE TABLE studies (
   space       TEXT NOT NULL,
   strategy    TEXT NOT NULL,
   hpt_version TEXT NOT NULL,
-  created     TEXT NOT NULL
+  created     TEXT NOT NULL,
+  policy      TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE events (
   study             INTEGER NOT NULL REFERENCES studies (id),
@@ -504,12 +505,14 @@ class SqliteStorage final : public Storage {
         throw StorageError(prefix() + "a " + study +
                            " exists already (resume it, or choose another name)");
       if (const auto difference = identity_difference(stored->second, identity);
-          !difference.empty())
-        throw StorageError(prefix() + study + " was stored with other settings: " + difference);
+          !difference.empty() && mode != OpenMode::resume_changed)
+        throw StorageError(prefix() + study + " was stored with other settings: " + difference +
+                           std::string(changed_settings_hint));
       id = stored->first;
       events = read_events(id, identity.name, 0);
     } else {
-      if (mode == OpenMode::resume) throw StorageError(prefix() + "no " + study + " to resume");
+      if (mode == OpenMode::resume || mode == OpenMode::resume_changed)
+        throw StorageError(prefix() + "no " + study + " to resume");
       id = insert_study(identity);
     }
     const std::int64_t session = insert_session(id, "opening " + study);
@@ -1017,13 +1020,27 @@ class SqliteStorage final : public Storage {
       check_schema();
     }
 
-    prepare(find_study_,
-            "SELECT id, direction, result_rule, seed, space, strategy, hpt_version FROM studies "
-            "WHERE name = ?1");
+    // Files made before hpt stored the stopping policy get the column (empty: not compared);
+    // a file opened for inspection only is read as it is.
+    bool has_policy = has_policy_column();
+    if (!has_policy && options_.create) {
+      Transaction transaction(*this, "adding column studies.policy");
+      if (!has_policy_column())
+        execute("ALTER TABLE studies ADD COLUMN policy TEXT NOT NULL DEFAULT ''",
+                "adding column studies.policy");
+      transaction.commit("adding column studies.policy");
+      has_policy = true;
+    }
+    prepare(find_study_, std::string("SELECT id, direction, result_rule, seed, space, strategy, "
+                                     "hpt_version, ") +
+                             (has_policy ? "policy" : "''") + " FROM studies WHERE name = ?1");
+    // Without the column (inspection of an old file, which never inserts) there is no ?8.
     prepare(insert_study_,
-            "INSERT INTO studies (name, direction, result_rule, seed, space, strategy, "
-            "hpt_version, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-            "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))");
+            std::string("INSERT INTO studies (name, direction, result_rule, seed, space, "
+                        "strategy, hpt_version, created") +
+                (has_policy ? ", policy" : "") +
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')" +
+                (has_policy ? ", ?8" : "") + ")");
     std::string columns, parameters;
     for (std::size_t i = 0; i < detail::event_column_count; ++i) {
       columns += ", " + std::string(detail::event_column_names[i]);
@@ -1070,6 +1087,14 @@ class SqliteStorage final : public Storage {
         fail(code, what);
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+  }
+
+  /// Whether table studies has the column policy (files made before hpt stored it do not).
+  bool has_policy_column() {
+    const auto count =
+        query_value("SELECT count(*) FROM pragma_table_info('studies') WHERE name = 'policy'",
+                    "reading the columns of table studies");
+    return count && count->type == detail::SqliteValue::Type::integer && count->integer == 1;
   }
 
   /// The file's application_id, and whether it holds no table, index or view at all.
@@ -1137,9 +1162,9 @@ class SqliteStorage final : public Storage {
     if (code == SQLITE_DONE) return std::nullopt;
     if (code != SQLITE_ROW) fail(code, what);
     constexpr std::string_view columns[] = {"id",    "direction", "result_rule", "seed",
-                                            "space", "strategy",  "hpt_version"};
-    detail::SqliteValue cells[7];
-    for (int i = 0; i < 7; ++i) statement.column(i, cells[i]);
+                                            "space", "strategy",  "hpt_version", "policy"};
+    detail::SqliteValue cells[8];
+    for (int i = 0; i < 8; ++i) statement.column(i, cells[i]);
     const auto refuse = [&](int column, const std::string& problem) {
       throw StorageError(prefix() + study + ", table studies, column \"" +
                          std::string(columns[column]) + "\": " + problem);
@@ -1171,6 +1196,7 @@ class SqliteStorage final : public Storage {
     identity.space = text(4);
     identity.strategy = text(5);
     identity.version = text(6);
+    identity.policy = text(7);
     return std::pair{cells[0].integer, std::move(identity)};
   }
 
@@ -1186,6 +1212,8 @@ class SqliteStorage final : public Storage {
     check(statement.bind_text(5, identity.space), what);
     check(statement.bind_text(6, identity.strategy), what);
     check(statement.bind_text(7, identity.version), what);
+    if (sqlite3_bind_parameter_count(statement.get()) >= 8)
+      check(statement.bind_text(8, identity.policy), what);
     const int code = sqlite3_step(statement.get());
     if (code != SQLITE_DONE) fail(code, what);
     return sqlite3_last_insert_rowid(db());

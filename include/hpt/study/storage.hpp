@@ -48,7 +48,19 @@ enum class OpenMode {
   create,            ///< A new study; refused if one of that name is stored.
   resume,            ///< A stored study; refused if none of that name is.
   create_or_resume,  ///< Resume it if it is stored, else create it (Optuna's load_if_exists).
+  /// A stored study, continued with settings that may differ from those it was stored with: the
+  /// settings are not compared; the log is replayed under the given ones and checked event by
+  /// event as in any resume, so it goes on only if the stored study is one the given settings
+  /// could have run (a random search given more trials, another stopping policy, which applies
+  /// from now on; not another seed or space, whose first trial already differs). A finished
+  /// study whose new plan holds more work continues. The stored settings stay as they were:
+  /// every session that runs the study with the new ones opens it this way (docs/storage.md).
+  resume_changed,
 };
+
+/// @brief The hint a refusal for other settings ends with.
+inline constexpr std::string_view changed_settings_hint =
+    " (to continue it with these settings anyway, open it with OpenMode::resume_changed)";
 
 /// @brief What a study is: resuming it with other settings is refused, naming the difference.
 struct StudyIdentity {
@@ -58,7 +70,10 @@ struct StudyIdentity {
   std::uint64_t seed = 0;
   std::string space{};     ///< The search space, as SearchSpace's operator<< prints it.
   std::string strategy{};  ///< The strategy's plan, as Schedule's operator<< prints it.
-  std::string version{};   ///< The hpt that created it (informative: never refused).
+  /// The stopping policy's settings (policy_settings); empty when not known (a policy without
+  /// settings(), or a study stored before hpt kept them): then it is not compared.
+  std::string policy{};
+  std::string version{};  ///< The hpt that created it (informative: never refused).
 };
 
 /// @brief The first setting in which `given` differs from `stored`, as "seed: stored 1, given 2"
@@ -89,6 +104,8 @@ inline std::string identity_difference(const StudyIdentity& stored, const StudyI
     return "search space, " + apart;
   if (auto apart = first_line_apart(stored.strategy, given.strategy); !apart.empty())
     return "strategy, " + apart;
+  if (!stored.policy.empty() && !given.policy.empty() && stored.policy != given.policy)
+    return "stopping policy: stored " + stored.policy + ", given " + given.policy;
   return {};
 }
 
@@ -189,7 +206,7 @@ class MemoryStorage final : public Storage {
     const auto guard = hold();
     auto found = shared_->studies.find(identity.name);
     if (found == shared_->studies.end()) {
-      if (mode == OpenMode::resume)
+      if (mode == OpenMode::resume || mode == OpenMode::resume_changed)
         throw StorageError("hpt::MemoryStorage: no study \"" + identity.name + "\" to resume");
       found = shared_->studies.emplace(identity.name, Stored{identity}).first;
     } else {
@@ -197,9 +214,10 @@ class MemoryStorage final : public Storage {
         throw StorageError("hpt::MemoryStorage: a study \"" + identity.name +
                            "\" exists already (resume it, or choose another name)");
       if (auto difference = identity_difference(found->second.identity, identity);
-          !difference.empty())
+          !difference.empty() && mode != OpenMode::resume_changed)
         throw StorageError("hpt::MemoryStorage: study \"" + identity.name +
-                           "\" was stored with other settings: " + difference);
+                           "\" was stored with other settings: " + difference +
+                           std::string(changed_settings_hint));
     }
     open_ = &found->second;
     session_ = ++shared_->sessions;

@@ -91,6 +91,12 @@ struct StudyOptions {
     if (threads_per_worker < 1)
       throw std::invalid_argument("hpt::StudyOptions: threads_per_worker = " +
                                   std::to_string(threads_per_worker) + " must be at least 1");
+    if (open != OpenMode::create && open != OpenMode::resume &&
+        open != OpenMode::create_or_resume && open != OpenMode::resume_changed)
+      throw std::invalid_argument(
+          "hpt::StudyOptions: open = " + std::to_string(static_cast<int>(open)) +
+          " is not an OpenMode (create, resume, create_or_resume or "
+          "resume_changed)");
   }
 };
 
