@@ -134,8 +134,4 @@ TEST_CASE("AskTell refuses misuse by name", "[engine][ask_tell]") {
   REQUIRE_THROWS_AS(hpt::AskTell(space, hpt::RandomSearch{.trials = 0}), std::invalid_argument);
   REQUIRE_THROWS_AS(hpt::AskTell(space, hpt::RandomSearch{}, hpt::NoStopping{}, {.workers = 0}),
                     std::invalid_argument);
-  hpt::StudyOptions stored;
-  stored.storage = std::make_shared<hpt::MemoryStorage>();
-  REQUIRE_THROWS_WITH(hpt::AskTell(space, hpt::RandomSearch{}, hpt::NoStopping{}, stored),
-                      Catch::Contains("StudyOptions::storage is not supported by AskTell"));
 }
