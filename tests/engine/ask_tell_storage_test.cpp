@@ -26,70 +26,20 @@
 
 #include "exception_message.hpp"
 #include "parallel_support.hpp"
+#include "resume_support.hpp"
 #include "study_difference.hpp"
 
 namespace {
 
-using test_support::key_of;
+using test_support::CheckpointedLearner;
+using test_support::Curve;
+using test_support::grid_space;
+using test_support::Learner;
 using test_support::message_of;
-using test_support::mix;
 using test_support::study_difference;
-using test_support::unit;
-
-/// A deterministic learning curve: its objective at step t is a function of the configuration and
-/// t. One configuration in 16 cannot be trained at some step (its trainer throws), one gives NaN
-/// there, one finishes early.
-struct Curve {
-  explicit Curve(const hpt::Config& config) : key(key_of(config)), x(config.get<double>("x")) {}
-  [[nodiscard]] std::int64_t special_step() const {
-    return static_cast<std::int64_t>(1 + (key >> 24) % 6);
-  }
-  [[nodiscard]] bool throws_at(std::int64_t step) const {
-    return key % 16 == 0 && step == special_step();
-  }
-  [[nodiscard]] hpt::Metrics at(std::int64_t step) const {
-    const double noise = unit(mix(key ^ static_cast<std::uint64_t>(step))) - 0.5;
-    hpt::Metrics metrics{0.2 + x + 0.6 / static_cast<double>(step) + 0.05 * noise,
-                         {{"noise", noise}}};
-    if (key % 16 == 1 && step == special_step()) metrics.objective = std::nan("");
-    if (key % 16 == 2 && step == special_step()) metrics.done = true;
-    return metrics;
-  }
-  std::uint64_t key;
-  double x;
-};
-
-/// The same curve as a trainable for hpt::tune.
-class Learner {
- public:
-  explicit Learner(const hpt::Config& config) : curve_(config) {}
-  hpt::Metrics step() {
-    ++steps_;
-    if (curve_.throws_at(steps_)) throw std::runtime_error("bad batch");
-    return curve_.at(steps_);
-  }
-
- protected:
-  Curve curve_;
-  std::int64_t steps_ = 0;
-};
-
-/// With save() and restore(): tune stores a checkpoint with every pause on a durable storage.
-class CheckpointedLearner : public Learner {
- public:
-  using Learner::Learner;
-  void save(std::ostream& out) const { out << steps_; }
-  void restore(std::istream& in) {
-    if (!(in >> steps_)) throw std::runtime_error("bad checkpoint");
-  }
-};
 
 hpt::SearchSpace space() {
-  return hpt::SearchSpace{hpt::uniform("x", 0.0, 1.0)};
-}
-
-hpt::SearchSpace grid_space() {
-  return hpt::SearchSpace{hpt::uniform("x", 0.1, 0.9).grid(5)};
+  return test_support::unit_space();
 }
 
 /// What the loops saw.

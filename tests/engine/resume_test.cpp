@@ -7,7 +7,6 @@
 // on several (ASHA and MedianStopping with reproducible_lag, so that the uninterrupted study is
 // itself the same for any number of workers). Some configurations throw, return NaN or finish
 // early, so failed, diverged and completed-early trials go through the replay too.
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstddef>
@@ -25,70 +24,19 @@
 
 #include "exception_message.hpp"
 #include "parallel_support.hpp"
+#include "resume_support.hpp"
 #include "study_difference.hpp"
 
 namespace {
 
-using test_support::key_of;
-using test_support::mix;
-using test_support::unit;
-
-/// Constructions of every trainable of this file, to tell whether a resume ran anything.
-std::atomic<int> constructions{0};
-
-/// A deterministic learner: its objective at step t is a function of its configuration and t.
-/// One configuration in 16 throws at some step, one returns NaN, one finishes early.
-class Learner {
- public:
-  explicit Learner(const hpt::Config& config) : key_(key_of(config)), x_(config.get<double>("x")) {
-    ++constructions;
-  }
-  hpt::Metrics step() {
-    ++steps_;
-    const auto at = static_cast<std::int64_t>(1 + (key_ >> 24) % 6);
-    const double noise = unit(mix(key_ ^ static_cast<std::uint64_t>(steps_))) - 0.5;
-    hpt::Metrics metrics{0.2 + x_ + 0.6 / static_cast<double>(steps_) + 0.05 * noise,
-                         {{"noise", noise}}};
-    if (key_ % 16 == 0 && steps_ == at) throw std::runtime_error("bad batch");
-    if (key_ % 16 == 1 && steps_ == at) metrics.objective = std::nan("");
-    if (key_ % 16 == 2 && steps_ == at) metrics.done = true;
-    return metrics;
-  }
-
- protected:
-  std::uint64_t key_;
-  double x_;
-  std::int64_t steps_ = 0;
-};
-
-/// The same learner with save() and restore(): a resumed paused trial continues from its stored
-/// checkpoint (a fresh object would start at step 0 and give other numbers).
-class CheckpointedLearner : public Learner {
- public:
-  using Learner::Learner;
-  void save(std::ostream& out) const { out << steps_; }
-  void restore(std::istream& in) {
-    if (!(in >> steps_)) throw std::runtime_error("bad checkpoint");
-  }
-};
+using test_support::CheckpointedLearner;
+using test_support::grid_space;
+using test_support::Learner;
+using test_support::StopAtStep;
 
 hpt::SearchSpace space() {
-  return hpt::SearchSpace{hpt::uniform("x", 0.0, 1.0)};
+  return test_support::unit_space();
 }
-
-hpt::SearchSpace grid_space() {
-  return hpt::SearchSpace{hpt::uniform("x", 0.1, 0.9).grid(5)};
-}
-
-/// Asks for a stop at the n-th step of the study.
-struct StopAtStep {
-  std::stop_source* stop;
-  int at;
-  int steps = 0;
-  void on_step(const hpt::Trial&, const hpt::Step&) {
-    if (++steps == at) stop->request_stop();
-  }
-};
 
 /// Runs a study to its end, then resumes it from every prefix of its log (or every `stride`-th),
 /// each time in a fresh tune() call, and checks that each resumed study equals the first.
@@ -194,10 +142,10 @@ TEST_CASE("a finished study is returned as stored, without running a trial", "[r
   const hpt::Hyperband strategy{.max_resource = 9};
   const hpt::Study whole = hpt::tune<CheckpointedLearner>(space(), strategy, hpt::NoStopping{},
                                                           {.seed = 12, .storage = storage});
-  const int made = constructions.load();
+  const int made = Learner::constructions.load();
   const hpt::Study again = hpt::tune<CheckpointedLearner>(space(), strategy, hpt::NoStopping{},
                                                           {.seed = 12, .storage = storage});
-  CHECK(constructions.load() == made);
+  CHECK(Learner::constructions.load() == made);
   CHECK(test_support::study_difference(whole, again) == "");
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "exception_message.hpp"
+#include "resume_support.hpp"
 #include "study_difference.hpp"
 
 namespace {
@@ -196,15 +197,7 @@ TEST_CASE("a stored log reads back as the study that wrote it, after any transac
   }
 }
 
-/// Asks for a stop at the n-th step of the study.
-struct StopAtStep {
-  std::stop_source* stop;
-  int at;
-  int steps = 0;
-  void on_step(const hpt::Trial&, const hpt::Step&) {
-    if (++steps == at) stop->request_stop();
-  }
-};
+using test_support::StopAtStep;
 
 TEST_CASE("a study stopped mid-job and resumed reads back as the resumed study", "[stored_study]") {
   // The stop cuts jobs short (interrupted ends, or jobs never begun): their steps are void in
