@@ -133,7 +133,7 @@ void check_kills(const std::string& what, const RunStudy& run, std::size_t worke
       {.seed = seed, .workers = workers}, std::chrono::minutes(2)));
   const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   int landed = 0;
-  std::int64_t kept_in_all = 0;
+  int partial = 0;  // kill points whose file kept some of the study's steps, not all
   for (int point = 0; point < points; ++point) {
     const std::uint64_t hash = mix(seed * 1000 + static_cast<std::uint64_t>(point));
     const auto delay = std::chrono::microseconds(
@@ -155,7 +155,7 @@ void check_kills(const std::string& what, const RunStudy& run, std::size_t worke
       (void)run_and_kill(in_file, options, again);
     }
     const std::int64_t kept = committed_steps(file);
-    kept_in_all += kept;
+    if (kept > 0 && kept < steps_of(whole)) ++partial;
     const std::int64_t before = steps_run.load();
     const hpt::Study resumed = in_file(options);
     CHECK_FALSE(resumed.interrupted());
@@ -169,13 +169,15 @@ void check_kills(const std::string& what, const RunStudy& run, std::size_t worke
   // (A loose bound: under sanitizers on a loaded machine a killed run may go faster than the
   // timed one, so some kills come after the end.)
   CHECK(landed * 3 >= points);
-  // Finished jobs are committed as they finish: with kills spread evenly over the run, the files
-  // keep about half the study's steps, at least a fifth (a storage written only at the end would
-  // keep next to nothing).
-  CHECK(kept_in_all * 10 >= steps_of(whole) * points * 2);
+  // Finished jobs are committed as they finish: a kill in mid-study leaves a file with part of
+  // the study's steps, where a storage written only at the end keeps all or nothing. Counted, not
+  // a share of the steps: a study lasts tens of milliseconds, so the killed runs' start-up noise
+  // and the second kills decide how much each file keeps (7 to 9 of 30 files are partial here,
+  // and a CI run kept 17% of the steps where about half was expected).
+  CHECK(partial >= 3);
 #else
   (void)landed;
-  (void)kept_in_all;
+  (void)partial;
 #endif
 }
 
