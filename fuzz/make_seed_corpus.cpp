@@ -6,6 +6,7 @@
 // Deterministic but for wall-clock times in the study exports.
 #include <hpt/data/csv.hpp>
 #include <hpt/engine/tune.hpp>
+#include <hpt/executors/wire.hpp>
 #include <hpt/io/csv.hpp>
 #include <hpt/io/json.hpp>
 #include <hpt/nn/mlp.hpp>
@@ -229,6 +230,65 @@ void write_sqlite_rows() {
   write(target, "metrics.json", "m" + json);
 }
 
+// One wire message of every kind, edge values included, as the MPI executor's ranks send them.
+void write_wire_messages() {
+  const std::string target = "wire_message";
+  const hpt::Config config{{"rate", 1e-3},
+                           {"layers", 3},
+                           {"flag", true},
+                           {"cell", std::string("lstm\0\xc3\xa9", 7)},
+                           {"nan", NAN},
+                           {"minus_zero", -0.0},
+                           {"min", std::numeric_limits<std::int64_t>::min()}};
+  const std::vector<hpt::Step> steps{
+      {.step = 1, .objective = 0.5, .values = {{"train_loss", 0.25}, {"odd", INFINITY}}},
+      {.step = 2, .objective = -NAN},
+      {.step = std::numeric_limits<std::int64_t>::max(), .objective = -0.0}};
+  const std::vector<hpt::wire::Message> messages{
+      hpt::wire::Hello{.fingerprint = 0x0123456789abcdef},
+      hpt::wire::RunBatch{
+          .jobs = {{.job = {.trial = 7, .resource = 9, .bracket = 1, .rung = 2, .last_rung = true},
+                    .config = config,
+                    .steps_done = 3,
+                    .checkpoint = std::string("ck\0pt", 5),
+                    .replay = steps,
+                    .catch_up = true},
+                   {.checkpoint = std::string()},
+                   {}}},
+      hpt::wire::Ruling{.verdict = hpt::Verdict::prune("MedianStopping", "worse than the median")},
+      hpt::wire::Ruling{.error = "the rule threw", .standard_exception = true},
+      hpt::wire::StopRequested{},
+      hpt::wire::Shutdown{},
+      hpt::wire::HelloReply{.fingerprint = 0x0123456789abcdef, .rank = 3, .host = "node-3"},
+      hpt::wire::StepsDone{.trial = std::numeric_limits<std::size_t>::max(), .points = steps},
+      hpt::wire::JudgeStep{.trial = 7,
+                           .step = 2,
+                           .objective = 0.5,
+                           .metrics = {.objective = 0.5, .values = {{"acc", 0.75}}, .done = true},
+                           .direction = hpt::maximize},
+      hpt::wire::JobFinished{.job = {.trial = 7, .resource = 9},
+                             .status = hpt::TrialStatus::paused,
+                             .wall_seconds = 0.125,
+                             .steps_run = 3,
+                             .saved = true,
+                             .checkpoint = std::string("ck\0pt", 5)},
+      hpt::wire::JobFinished{.status = hpt::TrialStatus::failed,
+                             .reason = "step 2 threw: \"bad\"\n",
+                             .stopped_by = "Patience",
+                             .failure = hpt::FailureStage::step,
+                             .wall_seconds = NAN,
+                             .started = false,
+                             .error_message = "bad"},
+      hpt::wire::WorkerFree{},
+      hpt::wire::WorkerFailed{.what = "std::bad_alloc"}};
+  int index = 0;
+  for (const auto& message : messages)
+    write(target,
+          "message_" + std::to_string(index++) + "_" +
+              std::string(hpt::wire::kind_name(hpt::wire::kind_of(message))),
+          hpt::wire::encode(message));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,10 +300,11 @@ int main(int argc, char** argv) {
     output = argv[1];
     for (const char* target : {"study_csv", "study_jsonl", "config_json", "dataset_csv",
                                "safetensors_float", "safetensors_double", "mlp_trainer_restore",
-                               "sequence_trainer_restore", "sqlite_event_row"})
+                               "sequence_trainer_restore", "sqlite_event_row", "wire_message"})
       fs::remove_all(output / target);
     write_studies();
     write_sqlite_rows();
+    write_wire_messages();
     write_datasets();
     write_safetensors<float>("safetensors_float");
     write_safetensors<double>("safetensors_double");

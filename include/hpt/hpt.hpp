@@ -17,6 +17,7 @@
 #include "hpt/core/value.hpp"
 #include "hpt/engine/ask_tell.hpp"
 #include "hpt/engine/tune.hpp"
+#include "hpt/executors/wire.hpp"
 #include "hpt/io/csv.hpp"
 #include "hpt/observe/console_reporter.hpp"
 #include "hpt/observe/observer.hpp"
