@@ -3,7 +3,8 @@
 /// @brief Everything in hpt's core: search spaces, the Trainable concept, search strategies,
 /// early-stopping policies, studies and results. Needs only the C++20 standard library.
 /// Optional parts are included on their own: <hpt/io/json.hpp> (nlohmann-json),
-/// <hpt/linalg/...>, <hpt/nn/...>, <hpt/data/...>, <hpt/trainers/...> (Eigen).
+/// <hpt/linalg/...>, <hpt/nn/...>, <hpt/data/...>, <hpt/trainers/...> (Eigen),
+/// <hpt/study/sqlite_storage.hpp> (SQLite), <hpt/executors/mpi.hpp> (MPI).
 
 #include "hpt/bench/throughput.hpp"
 #include "hpt/core/config.hpp"
@@ -17,6 +18,7 @@
 #include "hpt/core/value.hpp"
 #include "hpt/engine/ask_tell.hpp"
 #include "hpt/engine/tune.hpp"
+#include "hpt/executors/remote.hpp"
 #include "hpt/executors/wire.hpp"
 #include "hpt/io/csv.hpp"
 #include "hpt/observe/console_reporter.hpp"

@@ -100,7 +100,8 @@ std::vector<wire::Message> edge_messages() {
                                .replay = steps,
                                .catch_up = true},
                               {.checkpoint = std::string()},  // present but empty
-                              {}}},
+                              {}},
+                     .release = {0, size_max}},
       wire::Ruling{.verdict = hpt::Verdict::stop("Patience", "no progress in 5 steps"),
                    .error = "threw",
                    .standard_exception = true},
@@ -207,7 +208,8 @@ TEST_CASE("wire messages have the documented bytes", "[wire]") {
                   .config = {{"lr", 0.5}, {"n", -3}, {"on", true}, {"opt", "sgd"}},
                   .steps_done = 4,
                   .checkpoint = std::string("a\0b", 3),
-                  .catch_up = true}}};
+                  .catch_up = true}},
+        .release = {7, 300}};
     const std::string expected =
         bytes({'h',  'p',  'w',  0x01, 0x02, 0x01,                                // one job
                0x05, 0x12, 0x00, 0x02, 0x01,                                      // the Job
@@ -219,7 +221,8 @@ TEST_CASE("wire messages have the documented bytes", "[wire]") {
                0x08,                                               // steps_done 4
                0x01, 0x03, 'a',  0x00, 'b',                        // checkpoint
                0x00,                                               // no replay
-               0x01});                                             // catch_up
+               0x01,                                               // catch_up
+               0x02, 0x07, 0xac, 0x02});                           // release trials 7, 300
     CHECK(wire::encode(batch) == expected);
     CHECK(std::get<wire::RunBatch>(wire::decode(expected)) == batch);
   }

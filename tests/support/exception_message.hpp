@@ -17,4 +17,10 @@ inline std::string message_of(const std::function<void()>& action) {
   return "(no exception)";
 }
 
+/// what() of the exception in `error`, or "(no exception)".
+inline std::string message_of(const std::exception_ptr& error) {
+  if (!error) return "(no exception)";
+  return message_of([&] { std::rethrow_exception(error); });
+}
+
 }  // namespace test_support

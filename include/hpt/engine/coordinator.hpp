@@ -87,17 +87,57 @@ class Coordinator {
   ~Coordinator() { release(); }
 
   void run() {
-    const auto start = Clock::now();
-    each_observer("on_study_start", std::nullopt, [&](auto& o) { notify_study_start(o, study_); });
-    if (!finished_) {
+    run_with([this] {
       if (options_.workers <= 1)
         run_inline();
       else
         run_pool();
+    });
+  }
+
+  /// @brief Runs the study with the executor loop `loop` (run_inline and run_pool are two; the
+  /// MPI executor is a third, in hpt/executors/remote.hpp): observers hear of the study's start
+  /// and end around it, and the study ends (finish()) after it.
+  template <class Loop>
+  void run_with(Loop&& loop) {
+    const auto start = Clock::now();
+    each_observer("on_study_start", std::nullopt, [&](auto& o) { notify_study_start(o, study_); });
+    if (!finished_) {
+      std::forward<Loop>(loop)();
       if (!finished_) finish();  // another session may have finished it
     }
     study_.set_wall_seconds(std::chrono::duration<double>(Clock::now() - start).count());
     each_observer("on_study_end", std::nullopt, [&](auto& o) { notify_study_end(o, study_); });
+  }
+
+  [[nodiscard]] Study& study() noexcept { return study_; }
+  /// @brief True once the study has ended (here, in another session, or before a resume).
+  [[nodiscard]] bool finished() const noexcept { return finished_; }
+  /// @brief Makes stop_requested() true for good: an executor's loop is unwinding.
+  void abort() noexcept { abort_.store(true, std::memory_order_relaxed); }
+
+  /// @brief A study rule's answer to a worker. When the rule throws, the worker gets the message
+  /// and the exception itself stays on the coordinator's thread (rule_errors_): an exception
+  /// object shared across threads is freed by whichever drops it last, an order ThreadSanitizer
+  /// cannot see inside libstdc++'s reference count.
+  struct Ruling {
+    Verdict verdict{};
+    std::optional<std::string> error{};  ///< The rule threw: what() (or a generic message).
+    bool standard = true;                ///< It threw a std::exception.
+  };
+
+  /// @brief The study rule's verdict on a worker's step; never throws what the rule threw (the
+  /// answer says so, and with catch_exceptions = false the job's end rethrows it).
+  [[nodiscard]] Ruling rule(const StepReport& report) {
+    Ruling ruling;
+    try {
+      ruling.verdict = judge(report);
+    } catch (const std::exception& error) {
+      answer_failed(ruling, error.what(), true, report.trial);
+    } catch (...) {
+      answer_failed(ruling, "", false, report.trial);
+    }
+    return ruling;
   }
 
   // ---- The sink a runner reports to when it runs inline (one worker). ----
@@ -131,15 +171,6 @@ class Coordinator {
   struct Steps {
     std::size_t trial;
     std::vector<Step> points;
-  };
-  /// A study rule's answer to a worker. When the rule throws, the worker gets the message and
-  /// the exception itself stays on the coordinator's thread (rule_errors_): an exception object
-  /// shared across threads is freed by whichever drops it last, an order ThreadSanitizer cannot
-  /// see inside libstdc++'s reference count.
-  struct Ruling {
-    Verdict verdict{};
-    std::optional<std::string> error{};  ///< The rule threw: what() (or a generic message).
-    bool standard = true;                ///< It threw a std::exception.
   };
   struct Judge {
     const StepReport* report;
@@ -222,33 +253,6 @@ class Coordinator {
     Slot* slot;
     Config config;
   };
-
-  /// A batch is one job until the jobs' time per step is known; then jobs are added while the
-  /// batch's expected time (time per step x the steps each job will run) is below batch_seconds,
-  /// so that the hand-over (a wake-up of a sleeping thread, tens of microseconds) is paid once
-  /// per batch of trivial jobs instead of once per job.
-  static constexpr double batch_seconds = 200e-6;
-  static constexpr std::size_t most_batch_jobs = 128;
-  static constexpr int samples_before_batching = 4;
-
-  /// @brief Folds a finished job's time per step into the running mean the batches use. Failed,
-  /// interrupted and unstarted jobs say nothing about how long a job takes.
-  void note_job_time(const JobDone& done) noexcept {
-    if (!done.started || done.status == TrialStatus::failed ||
-        done.status == TrialStatus::interrupted)
-      return;
-    const double per_step =
-        done.wall_seconds / static_cast<double>(std::max<std::int64_t>(1, done.steps_run));
-    step_seconds_ = step_samples_ > 0 ? 0.9 * step_seconds_ + 0.1 * per_step : per_step;
-    ++step_samples_;
-  }
-
-  /// @brief The time `job` is expected to take, or +inf while that cannot be told.
-  [[nodiscard]] double expected_seconds(const Job& job, const Slot& slot) const noexcept {
-    if (step_samples_ < samples_before_batching) return std::numeric_limits<double>::infinity();
-    return step_seconds_ *
-           static_cast<double>(std::max<std::int64_t>(1, job.resource - slot.steps));
-  }
 
   void run_inline() {
     if (storage_) return run_inline_stored();
@@ -396,22 +400,42 @@ class Coordinator {
       Trial& trial = study_.trials()[steps->trial];
       for (auto& point : steps->points) apply_step(trial, std::move(point));
     } else if (auto* judged = std::get_if<Judge>(&event)) {
-      Ruling ruling;
-      try {
-        ruling.verdict = judge(*judged->report);
-      } catch (const std::exception& error) {
-        answer_failed(ruling, error.what(), true, judged->report->trial);
-      } catch (...) {
-        answer_failed(ruling, "", false, judged->report->trial);
-      }
-      judged->ruling->set_value(std::move(ruling));  // always: the worker waits for it
+      judged->ruling->set_value(rule(*judged->report));  // always: the worker waits for it
     } else if (auto* done = std::get_if<JobDone>(&event)) {
       apply_done(std::move(*done));
     }
   }
 
-  // ---- The steps of the loop, public for a loop of the user's own (hpt::AskTell). ----
+  // ---- The steps of the loop, public for a loop of the user's own (hpt::AskTell) and for the
+  // executors in hpt/executors/. ----
  public:
+  /// A batch is one job until the jobs' time per step is known; then jobs are added while the
+  /// batch's expected time (time per step x the steps each job will run) is below batch_seconds,
+  /// so that the hand-over (a wake-up of a sleeping thread, tens of microseconds) is paid once
+  /// per batch of trivial jobs instead of once per job.
+  static constexpr double batch_seconds = 200e-6;
+  static constexpr std::size_t most_batch_jobs = 128;
+  static constexpr int samples_before_batching = 4;
+
+  /// @brief Folds a finished job's time per step into the running mean the batches use. Failed,
+  /// interrupted and unstarted jobs say nothing about how long a job takes.
+  void note_job_time(const JobDone& done) noexcept {
+    if (!done.started || done.status == TrialStatus::failed ||
+        done.status == TrialStatus::interrupted)
+      return;
+    const double per_step =
+        done.wall_seconds / static_cast<double>(std::max<std::int64_t>(1, done.steps_run));
+    step_seconds_ = step_samples_ > 0 ? 0.9 * step_seconds_ + 0.1 * per_step : per_step;
+    ++step_samples_;
+  }
+
+  /// @brief The time `job` is expected to take, or +inf while that cannot be told.
+  [[nodiscard]] double expected_seconds(const Job& job, const Slot& slot) const noexcept {
+    if (step_samples_ < samples_before_batching) return std::numeric_limits<double>::infinity();
+    return step_seconds_ *
+           static_cast<double>(std::max<std::int64_t>(1, job.resource - slot.steps));
+  }
+
   /// @brief What lives next to trial `trial` (whose record exists).
   [[nodiscard]] Slot& slot(std::size_t trial) { return slots_[trial]; }
 

@@ -94,6 +94,23 @@ struct JobDone {
   std::exception_ptr error{};  ///< With catch_exceptions = false: rethrown by the coordinator.
 };
 
+/// The reason of a trial interrupted before its first step.
+inline constexpr const char* not_started_reason =
+    "the study was asked to stop before the trial started";
+
+/// @brief The end of `job`, never started because the study is stopping, for a trial that had
+/// run `steps` steps: a paused trial stays paused as it was, a new one is interrupted.
+inline JobDone unstarted_job(const Job& job, std::int64_t steps) {
+  JobDone done{.job = job, .started = false};
+  if (steps > 0) {
+    done.status = TrialStatus::paused;
+  } else {
+    done.status = TrialStatus::interrupted;
+    done.reason = not_started_reason;
+  }
+  return done;
+}
+
 /// @brief After step `steps` of `trial` returned `metrics`: judges it (NaN or infinity diverges;
 /// a trial rule is checked with the trial's state, a study rule by the sink), sends the step to
 /// the sink, and sets `done` when the trial must end. Shared by the trial runner and AskTell.
@@ -242,18 +259,11 @@ class TrialRunner {
   /// before its first step.
   template <class Sink>
   void interrupt(const Slot& slot, const Job& job, Sink& sink) {
-    JobDone done{.job = job, .started = false};
-    if (slot.steps > 0) {
-      done.status = TrialStatus::paused;
-    } else {
-      done.status = TrialStatus::interrupted;
-      done.reason = not_started;
-    }
-    sink.done(std::move(done));
+    sink.done(unstarted_job(job, slot.steps));
   }
 
   /// The reason of a trial interrupted before its first step.
-  static constexpr const char* not_started = "the study was asked to stop before the trial started";
+  static constexpr const char* not_started = not_started_reason;
 
   /// @brief Frees what an ended trial held; its trainable may be kept for reset().
   void release(Slot& slot, TrialStatus status) {

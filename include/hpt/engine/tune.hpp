@@ -83,29 +83,49 @@ inline StudyIdentity identity_of(const Study& study, const SearchSpace& space,
           .version = std::string(version)};
 }
 
+/// @brief Throws std::invalid_argument for a strategy, policy, options or enqueued
+/// configuration that cannot run; every executor checks its inputs with it first.
+template <SearchStrategy Strategy, StoppingPolicy Policy>
+void check_study_inputs(const SearchSpace& space, const Strategy& strategy, const Policy& policy,
+                        const StudyOptions& options) {
+  strategy.validate();
+  validate_policy(policy);
+  options.validate();
+  check_enqueued(space, options.enqueue);
+}
+
+/// @brief The empty record of a study of `strategy` on `space`.
+template <SearchStrategy Strategy>
+Study make_study(const SearchSpace& space, const Strategy& strategy, const StudyOptions& options) {
+  Study study(options, strategy.schedule(space));
+  if (const auto trials = study.schedule().trials())  // a bounded start; it grows per trial
+    study.trials().reserve(std::min<std::size_t>(*trials, 4096));
+  return study;
+}
+
+/// @brief However a run ends, this process's session of a stored study ends with it: other
+/// sessions abandon whatever it left running, at once (declare it before the coordinator,
+/// which ends its transaction first).
+struct CloseSession {
+  Storage* storage;
+  explicit CloseSession(Storage* open) noexcept : storage(open) {}
+  CloseSession(const CloseSession&) = delete;
+  CloseSession& operator=(const CloseSession&) = delete;
+  ~CloseSession() {
+    if (storage) storage->close();
+  }
+};
+
 template <class Space, class Factory, SearchStrategy Strategy, StoppingPolicy Policy,
           class... Observers>
 Study run_study(const Space& space, Factory& factory, const Strategy& strategy, Policy policy,
                 const StudyOptions& options, Observers&... observers) {
   const SearchSpace& untyped_space = untyped(space);
-  strategy.validate();
-  validate_policy(policy);
-  options.validate();
-  check_enqueued(untyped_space, options.enqueue);
-  Study study(options, strategy.schedule(untyped_space));
-  if (const auto trials = study.schedule().trials())  // a bounded start; it grows per trial
-    study.trials().reserve(std::min<std::size_t>(*trials, 4096));
+  check_study_inputs(untyped_space, strategy, policy, options);
+  Study study = make_study(untyped_space, strategy, options);
   auto scheduler = strategy.make_scheduler(untyped_space, options.seed);
   Storage* storage = options.storage.get();
-  // However the run ends, this process's session of the study ends with it: other sessions
-  // abandon whatever it left running, at once (declared before the coordinator, which
-  // ends its transaction first).
-  struct CloseSession {
-    Storage* storage;
-    ~CloseSession() {
-      if (storage) storage->close();
-    }
-  } close_session{storage};
+  const CloseSession close_session{storage};
   TrialRunner<Space, Factory, Policy> runner(space, factory, policy, study.options(),
                                              options.workers + 1, storage && storage->durable());
   Coordinator<decltype(runner), decltype(scheduler), Policy, Observers...> coordinator(

@@ -89,7 +89,7 @@ enum class Kind : std::uint8_t {
   run_batch,
   ruling,
   stop_requested,
-  shutdown,
+  shutdown,  // and back: the closing handshake
   // worker -> coordinator
   hello_reply,
   steps_done,
@@ -643,6 +643,9 @@ struct RunJob {
 struct RunBatch {
   static constexpr Kind kind = Kind::run_batch;
   std::vector<RunJob> jobs{};
+  /// Trials that ended on the coordinator (pruned at a rung, or when the study ended) whose
+  /// trainables this worker still holds: freed before the jobs run.
+  std::vector<std::size_t> release{};
   friend bool operator==(const RunBatch&, const RunBatch&) = default;
 };
 
@@ -664,7 +667,8 @@ struct StopRequested {
   friend bool operator==(const StopRequested&, const StopRequested&) = default;
 };
 
-/// @brief No more work: the worker leaves.
+/// @brief From the coordinator: no more work, the worker leaves. From a worker, its answer (the
+/// closing handshake): nothing more comes from it.
 struct Shutdown {
   static constexpr Kind kind = Kind::shutdown;
   friend bool operator==(const Shutdown&, const Shutdown&) = default;
@@ -800,6 +804,8 @@ inline void write_body(Writer& out, const RunBatch& m) {
     write(out, job.replay);
     out.boolean(job.catch_up);
   }
+  out.varint(m.release.size());
+  for (const std::size_t trial : m.release) out.varint(trial);
 }
 inline void read_body(Reader& in, RunBatch& m) {
   const std::size_t count = in.count("jobs", min_run_job_bytes);
@@ -815,6 +821,14 @@ inline void read_body(Reader& in, RunBatch& m) {
     job.checkpoint = in.optional_text("checkpoint");
     read(in, "replay", job.replay);
     job.catch_up = in.boolean("catch_up");
+  }
+  const std::size_t released = in.count("release", 1);
+  m.release.clear();
+  m.release.reserve(released);
+  auto trials = in.enter("release");
+  for (std::size_t i = 0; i < released; ++i) {
+    trials.index(i);
+    m.release.push_back(in.unsigned_integer<std::size_t>("trial"));
   }
 }
 
