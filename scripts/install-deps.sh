@@ -16,6 +16,8 @@ packages=(
   libeigen3-dev        # hpt::models
   nlohmann-json3-dev   # hpt::json
   libsqlite3-dev       # hpt::sqlite
+  libopenmpi-dev       # hpt::mpi
+  openmpi-bin          # mpirun, for the MPI tests and examples
   clang-format
 )
 
