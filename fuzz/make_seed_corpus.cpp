@@ -259,7 +259,7 @@ void write_wire_messages() {
       hpt::wire::Ruling{.verdict = hpt::Verdict::prune("MedianStopping", "worse than the median")},
       hpt::wire::Ruling{.error = "the rule threw", .standard_exception = true},
       hpt::wire::StopRequested{},
-      hpt::wire::Shutdown{},
+      hpt::wire::Shutdown{.reason = "hpt: worker rank 2 failed: bad batch"},
       hpt::wire::HelloReply{.fingerprint = 0x0123456789abcdef, .rank = 3, .host = "node-3"},
       hpt::wire::StepsDone{.trial = std::numeric_limits<std::size_t>::max(), .points = steps},
       hpt::wire::JudgeStep{.trial = 7,

@@ -275,7 +275,10 @@ TEST_CASE("a trial's exception with catch_exceptions = false reaches rank 0's ca
   const auto results = run_remote<Throwing>(4, space, grid, hpt::NoStopping{}, options);
   REQUIRE(results.errors[0]);
   CHECK(test_support::message_of(results.errors[0]) == "bad batch");
-  for (std::size_t rank = 1; rank < results.errors.size(); ++rank) CHECK(!results.errors[rank]);
+  // Every worker is told why the run ended, and throws it.
+  for (std::size_t rank = 1; rank < results.errors.size(); ++rank)
+    CHECK(test_support::message_of(results.errors[rank]) ==
+          "hpt: the coordinator (rank 0) ended the study: bad batch");
 }
 
 TEST_CASE("ranks of another study are refused on both sides", "[remote][faults]") {
@@ -299,8 +302,52 @@ TEST_CASE("ranks of another study are refused on both sides", "[remote][faults]"
   CHECK_THAT(test_support::message_of(results.errors[2]),
              Catch::StartsWith("hpt::wire: the coordinator runs hpt") &&
                  Catch::Contains("on the study with fingerprint"));
-  CHECK(!results.errors[1]);
-  CHECK(!results.errors[3]);
+  CHECK(test_support::message_of(results.errors[1]) ==
+        "hpt: the coordinator (rank 0) ended the study: " + coordinator);
+  CHECK(test_support::message_of(results.errors[3]) ==
+        "hpt: the coordinator (rank 0) ended the study: " + coordinator);
+}
+
+TEST_CASE("a rank whose own arguments are invalid ends the run on every rank, saying why",
+          "[remote][faults]") {
+  const hpt::GridSearch grid{.max_resource = 3};
+  const auto run_with_invalid = [&](int invalid_rank) {
+    return test_support::in_time(
+        [&, invalid_rank] {
+          return run_ranks(3, [&](LocalTransport& transport) {
+            auto factory = [](const hpt::Config& config) {
+              return std::make_unique<Moving>(config);
+            };
+            hpt::StudyOptions options;
+            if (transport.rank() == invalid_rank) options.workers = 0;
+            return hpt::detail::run_distributed_study(transport, "local", space, factory, grid,
+                                                      hpt::NoStopping{}, options);
+          });
+        },
+        std::chrono::seconds(60));
+  };
+  const std::string invalid = [] {
+    try {
+      hpt::StudyOptions{.workers = 0}.validate();
+    } catch (const std::exception& error) {
+      return std::string(error.what());
+    }
+    return std::string("(valid)");
+  }();
+  SECTION("on a worker: rank 0 names it") {
+    const auto results = run_with_invalid(1);
+    CHECK(test_support::message_of(results.errors[1]) == invalid);
+    CHECK(test_support::message_of(results.errors[0]) == "hpt: worker rank 1 failed: " + invalid);
+    CHECK(test_support::message_of(results.errors[2]) ==
+          "hpt: the coordinator (rank 0) ended the study: hpt: worker rank 1 failed: " + invalid);
+  }
+  SECTION("on rank 0: before any greeting, the workers are told") {
+    const auto results = run_with_invalid(0);
+    CHECK(test_support::message_of(results.errors[0]) == invalid);
+    for (const std::size_t worker : {1, 2})
+      CHECK(test_support::message_of(results.errors[worker]) ==
+            "hpt: the coordinator (rank 0) ended the study: " + invalid);
+  }
 }
 
 TEST_CASE("malformed or unexpected messages end the run with errors naming the rank",
@@ -336,6 +383,13 @@ TEST_CASE("malformed or unexpected messages end the run with errors naming the r
         },
         std::chrono::seconds(60));
   };
+  // The real workers (ranks 1 and 3) are told why the run ended, and throw it.
+  const auto told_why = [](const test_support::RankResults& results) {
+    const std::string why = test_support::message_of(results.errors[0]);
+    for (const std::size_t worker : {1, 3})
+      CHECK(test_support::message_of(results.errors[worker]) ==
+            "hpt: the coordinator (rank 0) ended the study: " + why);
+  };
   const auto greet = [&](LocalTransport& transport) {
     std::string packet, scratch;
     hpt::detail::append_frame(packet, hpt::wire::HelloReply{.fingerprint = fingerprint, .rank = 2},
@@ -351,8 +405,7 @@ TEST_CASE("malformed or unexpected messages end the run with errors naming the r
                                  "the frame claims 5 bytes, 7 are left") ||
                    Catch::StartsWith("hpt::wire: the packet from rank 2 (8 bytes), frame at byte "
                                      "0: hpt::wire: not an hpt wire message"));
-    CHECK(!results.errors[1]);
-    CHECK(!results.errors[3]);
+    told_why(results);
   }
   SECTION("a frame cut short") {
     const auto results = with_rank_2([](LocalTransport& transport, const std::string&) {
@@ -374,8 +427,73 @@ TEST_CASE("malformed or unexpected messages end the run with errors naming the r
     });
     CHECK(test_support::message_of(results.errors[0]) ==
           "hpt::wire: rank 2 sent steps of trial 999, which is not running");
-    CHECK(!results.errors[1]);
-    CHECK(!results.errors[3]);
+    told_why(results);
+  }
+  // The trial of the first job in the batch rank 2 received, and the resource it runs to.
+  const auto first_job = [](const std::string& batch) {
+    const auto jobs = std::get<hpt::wire::RunBatch>(hpt::wire::decode(batch)).jobs;
+    if (jobs.empty()) throw std::logic_error("an empty batch");  // no Catch off the main thread
+    return jobs.front().job;
+  };
+  SECTION("a job's end that is not an end") {
+    std::size_t trial = 0;
+    const auto results = with_rank_2([&](LocalTransport& transport, const std::string&) {
+      greet(transport);
+      int from = 0;
+      std::string batch, packet, scratch;
+      (void)transport.receive(from, batch, hpt::executors::wait_forever);
+      const hpt::Job job = first_job(batch);
+      trial = job.trial;
+      hpt::detail::append_frame(
+          packet, hpt::wire::JobFinished{.job = job, .status = hpt::TrialStatus::running}, scratch);
+      transport.send(0, packet);
+    });
+    CHECK(test_support::message_of(results.errors[0]) ==
+          "hpt::wire: rank 2 sent the end of a job of trial " + std::to_string(trial) +
+              " with status running, which is not how a job ends");
+    told_why(results);
+  }
+  SECTION("a step out of its job's range") {
+    std::size_t trial = 0;
+    std::int64_t resource = 0;
+    const auto results = with_rank_2([&](LocalTransport& transport, const std::string&) {
+      greet(transport);
+      int from = 0;
+      std::string batch, packet, scratch;
+      (void)transport.receive(from, batch, hpt::executors::wait_forever);
+      const hpt::Job job = first_job(batch);
+      trial = job.trial;
+      resource = job.resource;
+      hpt::Step beyond;
+      beyond.step = job.resource + 1;
+      hpt::detail::append_frame(
+          packet, hpt::wire::StepsDone{.trial = job.trial, .points = {beyond}}, scratch);
+      transport.send(0, packet);
+    });
+    CHECK(test_support::message_of(results.errors[0]) ==
+          "hpt::wire: rank 2 sent step " + std::to_string(resource + 1) + " of trial " +
+              std::to_string(trial) + ", which is at step 0 of a job to step " +
+              std::to_string(resource));
+    told_why(results);
+  }
+  SECTION("steps of a trial another rank runs") {
+    const auto results = with_rank_2([&](LocalTransport& transport, const std::string&) {
+      greet(transport);
+      int from = 0;
+      std::string batch, packet, scratch;
+      (void)transport.receive(from, batch, hpt::executors::wait_forever);
+      // Rank 1 had the first batch (round-robin from rank 1): trial 0 is its.
+      hpt::Step first;
+      first.step = 1;
+      hpt::detail::append_frame(packet, hpt::wire::StepsDone{.trial = 0, .points = {first}},
+                                scratch);
+      transport.send(0, packet);
+    });
+    CHECK_THAT(test_support::message_of(results.errors[0]),
+               Catch::StartsWith("hpt::wire: rank 2 sent steps of trial 0, ") &&
+                   (Catch::EndsWith("whose job runs on rank 1") ||
+                    Catch::EndsWith("which is not running")));
+    told_why(results);
   }
   SECTION("a message only the coordinator sends") {
     const auto results = with_rank_2([&](LocalTransport& transport, const std::string&) {

@@ -106,7 +106,7 @@ std::vector<wire::Message> edge_messages() {
                    .error = "threw",
                    .standard_exception = true},
       wire::StopRequested{},
-      wire::Shutdown{},
+      wire::Shutdown{.reason = "hpt: worker rank 3 failed: out of memory"},
       wire::HelloReply{.fingerprint = 0x8000000000000001,
                        .rank = std::numeric_limits<int>::min(),
                        .host = "node-17.cluster"},
@@ -235,7 +235,7 @@ TEST_CASE("wire messages have the documented bytes", "[wire]") {
   }
   SECTION("messages without fields") {
     CHECK(wire::encode(wire::StopRequested{}) == bytes({'h', 'p', 'w', 1, 4}));
-    CHECK(wire::encode(wire::Shutdown{}) == bytes({'h', 'p', 'w', 1, 5}));
+    CHECK(wire::encode(wire::Shutdown{}) == bytes({'h', 'p', 'w', 1, 5, 0}));  // no reason
     CHECK(wire::encode(wire::WorkerFree{}) == bytes({'h', 'p', 'w', 1, 10}));
   }
 }
@@ -326,7 +326,7 @@ TEST_CASE("wire messages carry megabyte strings with NULs and empty vectors", "[
   wire::encode(batch, buffer);
   const std::size_t capacity = buffer.capacity();
   wire::encode(wire::Message(wire::Shutdown{}), buffer);
-  CHECK(buffer == bytes({'h', 'p', 'w', 1, 5}));
+  CHECK(buffer == bytes({'h', 'p', 'w', 1, 5, 0}));
   CHECK(buffer.capacity() == capacity);
 }
 

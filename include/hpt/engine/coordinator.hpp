@@ -765,6 +765,8 @@ class Coordinator {
       // The trial runs elsewhere now: what this session held of it is out of date.
       slot.object.reset();
       slot.checkpoint.reset();
+      if constexpr (requires { runner_.forget(slot, job->trial); })
+        runner_.forget(slot, job->trial);  // a remote worker that held it may free it
       attempts_[job->trial] =
           Attempt{.job = *job, .session = started->session, .local = false, .order = handed_out_++};
       ++remote_attempts_;

@@ -161,6 +161,95 @@ std::uint64_t study_fingerprint(const SearchSpace& space, const Strategy& strate
   return hash;
 }
 
+/// @brief The closing handshake from rank 0: sends every worker Shutdown with `reason` (empty:
+/// the study is over; else the error that ends the run, which the workers throw) and reads, and
+/// drops, what they send until each has answered Shutdown. `busy(rank)` says whether a worker
+/// may be running a job, which ends at its next step: it is waited for as long as it takes, as
+/// the thread pool waits for its workers' steps; a worker that runs nothing and does not answer
+/// (not an hpt worker) is given up after ten seconds without news. Never throws.
+template <executors::MessageTransport Transport, class Busy>
+void close_workers(Transport& transport, const std::string& reason, Busy&& busy,
+                   std::string& packet) noexcept {
+  constexpr auto idle_goodbye = std::chrono::seconds(10);
+  std::vector<bool> waiting(static_cast<std::size_t>(std::max(transport.ranks(), 1)), false);
+  int pending = 0;
+  std::string message;
+  try {
+    wire::encode(wire::Shutdown{.reason = reason}, message);
+  } catch (...) {
+    return;  // out of memory: nothing can be told
+  }
+  for (int rank = 1; rank < transport.ranks(); ++rank) {
+    try {
+      transport.send(rank, message);
+      waiting[static_cast<std::size_t>(rank)] = true;
+      ++pending;
+    } catch (...) {  // that rank cannot be told; the others still can
+    }
+  }
+  try {
+    auto news = std::chrono::steady_clock::now();
+    while (pending > 0) {
+      int from = 0;
+      if (!transport.receive(from, packet, std::chrono::milliseconds(50))) {
+        bool busy_pending = false;
+        for (int rank = 1; rank < transport.ranks(); ++rank)
+          busy_pending = busy_pending || (waiting[static_cast<std::size_t>(rank)] && busy(rank));
+        if (!busy_pending && std::chrono::steady_clock::now() - news > idle_goodbye) return;
+        continue;
+      }
+      news = std::chrono::steady_clock::now();
+      if (from < 1 || from >= transport.ranks() || !waiting[static_cast<std::size_t>(from)])
+        continue;
+      bool goodbye = false;
+      try {
+        for_each_frame(packet, from, [&](wire::Message&& frame) {
+          goodbye = goodbye || std::holds_alternative<wire::Shutdown>(frame);
+        });
+      } catch (...) {  // a malformed packet: the run is over, it is dropped
+      }
+      if (goodbye) {
+        waiting[static_cast<std::size_t>(from)] = false;
+        --pending;
+      }
+    }
+  } catch (...) {  // the transport failed: nothing more can be heard
+  }
+}
+
+/// @brief A worker that cannot take part (its own arguments are invalid): answers the greeting
+/// with WorkerFailed, so that rank 0 ends the run naming it, and closes. Never throws.
+template <executors::MessageTransport Transport>
+void refuse_to_work(Transport& transport, const std::string& what) noexcept {
+  try {
+    std::string received, packet, scratch;
+    bool shutdown = false;
+    const auto start = std::chrono::steady_clock::now();
+    bool told = false;
+    // Bounded: a coordinator that is not hpt's may never close.
+    while (!shutdown && std::chrono::steady_clock::now() - start < std::chrono::seconds(30)) {
+      int from = 0;
+      if (!transport.receive(from, received, std::chrono::milliseconds(50)) || from != 0) continue;
+      wire::Message message;
+      try {
+        message = wire::decode(received);
+      } catch (...) {
+        continue;
+      }
+      shutdown = std::holds_alternative<wire::Shutdown>(message);
+      if (!shutdown && !told) {
+        append_frame(packet, wire::WorkerFailed{.what = what}, scratch);
+        transport.send(0, packet);
+        packet.clear();
+        told = true;
+      }
+    }
+    append_frame(packet, wire::Shutdown{}, scratch);
+    transport.send(0, packet);
+  } catch (...) {
+  }
+}
+
 /// @brief The runner on rank 0, which runs no trial: its slots keep what the coordinator needs
 /// between a trial's jobs (a moving trial's checkpoint, the worker that holds one that stays),
 /// and release() notes the held trials the coordinator ended, for their workers to free.
@@ -173,7 +262,9 @@ class CoordinatorRunner {
     std::int64_t steps = 0;
     int paused_rung = 0;
     [[no_unique_address]] typename StateOf<Policy>::type state{};
-    int holder = 0;  ///< The worker holding the trial's trainable (a trial that stays), or 0.
+    int holder = 0;      ///< The worker holding the trial's trainable (a trial that stays), or 0.
+    int running_on = 0;  ///< The worker running the trial's job now, or 0.
+    std::int64_t job_resource = 0;  ///< The resource that job runs the trial to.
     std::size_t trial = 0;
   };
 
@@ -183,6 +274,13 @@ class CoordinatorRunner {
     slot.checkpoint.reset();
     slot.state = {};
     if (slot.holder > 0) released_[static_cast<std::size_t>(slot.holder)].push_back(slot.trial);
+    slot.holder = 0;
+  }
+
+  /// @brief Another session runs the trial now: the worker holding it may free it.
+  void forget(Slot& slot, std::size_t trial) {
+    slot.checkpoint.reset();
+    if (slot.holder > 0) released_[static_cast<std::size_t>(slot.holder)].push_back(trial);
     slot.holder = 0;
   }
 
@@ -282,40 +380,12 @@ class RemoteCoordinatorLoop {
     }
   }
 
-  /// @brief The closing handshake: sends Shutdown to every worker and reads (and drops) what they
-  /// send until each has answered Shutdown. A free worker answers at once; a busy one (the loop
-  /// is unwinding from an error) ends its job at its next step, drops the rest of its batch and
-  /// answers, as the thread pool's workers finish their step. A worker that is neither busy nor
-  /// answering (not an hpt worker) is given up after `idle_goodbye` without news. Never throws.
-  void shutdown() noexcept {
-    try {
-      std::vector<bool> waiting(workers_.size(), false);
-      int pending = 0;
-      for (int rank = 1; rank < transport_.ranks(); ++rank) {
-        send(rank, wire::Shutdown{});
-        waiting[static_cast<std::size_t>(rank)] = true;
-        ++pending;
-      }
-      auto news = Clock::now();
-      while (pending > 0) {
-        int from = 0;
-        if (!transport_.receive(from, packet_, std::chrono::milliseconds(50))) {
-          bool busy_pending = false;
-          for (int rank = 1; rank < transport_.ranks(); ++rank)
-            busy_pending |= waiting[static_cast<std::size_t>(rank)] && worker(rank).busy;
-          if (!busy_pending && Clock::now() - news > idle_goodbye) return;
-          continue;
-        }
-        news = Clock::now();
-        if (from < 1 || from >= transport_.ranks() || !waiting[static_cast<std::size_t>(from)])
-          continue;
-        if (says_goodbye(packet_, from)) {
-          waiting[static_cast<std::size_t>(from)] = false;
-          --pending;
-        }
-      }
-    } catch (...) {  // the transport failed: nothing more can be told or heard
-    }
+  /// @brief The closing handshake (close_workers), with the reason the workers are told: empty
+  /// when the study is over, else the error that ends the run. Never throws.
+  void shutdown(const std::string& reason) noexcept {
+    close_workers(
+        transport_, reason,
+        [this](int rank) { return workers_[static_cast<std::size_t>(rank)].busy; }, packet_);
   }
 
  private:
@@ -328,21 +398,6 @@ class RemoteCoordinatorLoop {
 
   /// How often the loop looks at the stop token while waiting (without a storage).
   static constexpr std::chrono::microseconds stop_check{10'000};
-  /// How long shutdown() waits for a worker that runs no job to answer.
-  static constexpr std::chrono::seconds idle_goodbye{10};
-
-  /// Whether a packet read while closing holds the worker's Shutdown; anything else is dropped,
-  /// malformed packets included (the run is over).
-  static bool says_goodbye(std::string_view packet, int from) noexcept {
-    bool goodbye = false;
-    try {
-      for_each_frame(packet, from, [&](wire::Message&& message) {
-        goodbye |= std::holds_alternative<wire::Shutdown>(message);
-      });
-    } catch (...) {
-    }
-    return goodbye;
-  }
 
   Worker& worker(int rank) { return workers_[static_cast<std::size_t>(rank)]; }
 
@@ -438,6 +493,8 @@ class RemoteCoordinatorLoop {
         if (replay_rule_state_ && trial.resource > 0) run.replay = trial.curve;
       }
       if (!trials_move_) slot.holder = rank;
+      slot.running_on = rank;
+      slot.job_resource = job.resource;
     }
     send(rank, batch);
     worker(rank).busy = true;
@@ -478,13 +535,27 @@ class RemoteCoordinatorLoop {
     if (trial >= trials.size() || trials[trial].status != TrialStatus::running)
       throw wire::WireError("hpt::wire: rank " + std::to_string(from) + " sent " + what +
                             " of trial " + std::to_string(trial) + ", which is not running");
+    if (const int runner = coordinator_.slot(trial).running_on; runner != from)
+      throw wire::WireError(
+          "hpt::wire: rank " + std::to_string(from) + " sent " + what + " of trial " +
+          std::to_string(trial) + ", whose job " +
+          (runner == 0 ? std::string("is not out") : "runs on rank " + std::to_string(runner)));
     return trials[trial];
   }
 
   void apply(int from, wire::Message& message) {
     if (auto* steps = std::get_if<wire::StepsDone>(&message)) {
       Trial& trial = running_trial(steps->trial, from, "steps");
-      for (Step& point : steps->points) coordinator_.apply_step(trial, std::move(point));
+      const std::int64_t last = coordinator_.slot(steps->trial).job_resource;
+      for (Step& point : steps->points) {
+        if (point.step <= trial.resource || point.step > last)
+          throw wire::WireError("hpt::wire: rank " + std::to_string(from) + " sent step " +
+                                std::to_string(point.step) + " of trial " +
+                                std::to_string(steps->trial) + ", which is at step " +
+                                std::to_string(trial.resource) + " of a job to step " +
+                                std::to_string(last));
+        coordinator_.apply_step(trial, std::move(point));
+      }
     } else if (auto* judged = std::get_if<wire::JudgeStep>(&message)) {
       (void)running_trial(judged->trial, from, "a step to judge");
       auto ruling = coordinator_.rule(wire::step_report(*judged));
@@ -493,8 +564,14 @@ class RemoteCoordinatorLoop {
                               .standard_exception = ruling.standard});
     } else if (auto* finished = std::get_if<wire::JobFinished>(&message)) {
       (void)running_trial(finished->job.trial, from, "the end of a job");
+      if (finished->status == TrialStatus::running || finished->status == TrialStatus::pending)
+        throw wire::WireError(
+            "hpt::wire: rank " + std::to_string(from) + " sent the end of a job of trial " +
+            std::to_string(finished->job.trial) + " with status " +
+            std::string(to_string(finished->status)) + ", which is not how a job ends");
       --in_flight_;
       Slot& slot = coordinator_.slot(finished->job.trial);
+      slot.running_on = 0;
       if (finished->checkpoint)
         slot.checkpoint = std::make_unique<std::string>(std::move(*finished->checkpoint));
       if (finished->status != TrialStatus::paused) slot.holder = 0;  // the worker let it go
@@ -561,8 +638,9 @@ class RemoteWorker {
           run_batch(*batch);
         } else if (std::holds_alternative<wire::StopRequested>(message)) {
           stop_ = true;  // it crossed the end of the batch it was meant for
-        } else if (std::holds_alternative<wire::Shutdown>(message)) {
+        } else if (auto* shutdown = std::get_if<wire::Shutdown>(&message)) {
           leaving_ = true;
+          shutdown_reason_ = std::move(shutdown->reason);
         } else {
           unexpected_message(message, 0, "to a worker waiting for jobs");
         }
@@ -579,15 +657,22 @@ class RemoteWorker {
       throw;
     }
     say_goodbye();
+    if (!shutdown_reason_.empty())
+      throw std::runtime_error("hpt: the coordinator (rank 0) ended the study: " +
+                               shutdown_reason_);
   }
 
   // ---- The runner's sink ----
 
+  /// Called before every step (and before a batch's job starts): also where what waits in the
+  /// packet goes out once it is a millisecond old, so that a long job after a short one holds
+  /// the short one's end back by at most a millisecond and one step.
   [[nodiscard]] bool stop_requested() {
     if (stop_) return true;
     const auto now = Clock::now();
     if (now - polled_ < std::chrono::milliseconds(1)) return false;
     polled_ = now;
+    if (!packet_.empty() && now - flushed_ >= std::chrono::milliseconds(1)) flush();
     int from = 0;
     while (transport_.receive(from, received_, {}))
       take_stop(decode_from(from), "while a job runs");
@@ -651,7 +736,12 @@ class RemoteWorker {
 
  private:
   void greet(std::uint64_t fingerprint) {
-    const wire::Message message = receive();
+    wire::Message message = receive();
+    if (auto* shutdown = std::get_if<wire::Shutdown>(&message)) {  // rank 0 failed first
+      leaving_ = true;
+      shutdown_reason_ = std::move(shutdown->reason);
+      return;
+    }
     const auto* hello = std::get_if<wire::Hello>(&message);
     if (!hello) unexpected_message(message, 0, "where its greeting (hello) was due");
     packet_.clear();
@@ -715,10 +805,12 @@ class RemoteWorker {
   /// A message that may come while a job runs: StopRequested, or Shutdown (the coordinator is
   /// unwinding from an error: the worker leaves after this job).
   void take_stop(const wire::Message& message, const char* while_doing) {
-    if (std::holds_alternative<wire::Shutdown>(message))
+    if (const auto* shutdown = std::get_if<wire::Shutdown>(&message)) {
       leaving_ = true;
-    else if (!std::holds_alternative<wire::StopRequested>(message))
+      shutdown_reason_ = shutdown->reason;
+    } else if (!std::holds_alternative<wire::StopRequested>(message)) {
       unexpected_message(message, 0, while_doing);
+    }
     stop_ = true;
   }
 
@@ -730,6 +822,7 @@ class RemoteWorker {
       held_.erase(found);
     }
     for (wire::RunJob& job : batch.jobs) {
+      // Trivial jobs' ends travel together; stop_requested() sends them on during a long job.
       if (!packet_.empty() && Clock::now() - flushed_ >= std::chrono::milliseconds(1)) flush();
       const std::size_t trial = job.job.trial;
       auto [found, fresh] = held_.try_emplace(trial);
@@ -818,7 +911,8 @@ class RemoteWorker {
   Slot* current_ = nullptr;
   TrialStatus last_status_ = TrialStatus::running;
   bool stop_ = false;
-  bool leaving_ = false;  // Shutdown came while a job ran
+  bool leaving_ = false;           // Shutdown came
+  std::string shutdown_reason_{};  // its reason: the error that ended the run, if one did
   std::exception_ptr fatal_{};
   Clock::time_point polled_{};
   Clock::time_point flushed_ = Clock::now();
@@ -841,17 +935,38 @@ std::optional<Study> run_distributed_study(Transport& transport, std::string hos
   if (transport.ranks() < 2)
     return run_study(space, factory, strategy, std::move(policy), options, observers...);
   const SearchSpace& untyped_space = untyped(space);
-  check_study_inputs(untyped_space, strategy, policy, options);
-  const std::uint64_t fingerprint = study_fingerprint(untyped_space, strategy, policy, options);
   using WorkerRunner = TrialRunner<Space, Factory, Policy>;
   using T = typename WorkerRunner::T;
+  std::string packet;
   if (transport.rank() != 0) {
-    // Every paused Checkpointable trial is saved: its checkpoint is how it moves.
-    WorkerRunner runner(space, factory, policy, options, 2, Checkpointable<T>);
-    RemoteWorker<WorkerRunner, Policy, Transport> worker(runner, policy, options, transport,
+    std::uint64_t fingerprint = 0;
+    std::optional<WorkerRunner> runner;
+    try {
+      check_study_inputs(untyped_space, strategy, policy, options);
+      fingerprint = study_fingerprint(untyped_space, strategy, policy, options);
+      // Every paused Checkpointable trial is saved: its checkpoint is how it moves.
+      runner.emplace(space, factory, policy, options, 2, Checkpointable<T>);
+    } catch (const std::exception& error) {  // rank 0 ends the run, naming this rank and why
+      refuse_to_work(transport, error.what());
+      throw;
+    }
+    RemoteWorker<WorkerRunner, Policy, Transport> worker(*runner, policy, options, transport,
                                                          std::move(host));
     worker.serve(fingerprint);
     return std::nullopt;
+  }
+  // Rank 0. Whatever fails before the loop runs ends the workers' wait too, with the reason.
+  const auto refuse = [&](const std::string& reason) {
+    close_workers(
+        transport, reason, [](int) { return false; }, packet);
+  };
+  std::uint64_t fingerprint = 0;
+  try {
+    check_study_inputs(untyped_space, strategy, policy, options);
+    fingerprint = study_fingerprint(untyped_space, strategy, policy, options);
+  } catch (const std::exception& error) {
+    refuse(error.what());
+    throw;
   }
   Study study = make_study(untyped_space, strategy, options);
   auto scheduler = strategy.make_scheduler(untyped_space, options.seed);
@@ -865,17 +980,27 @@ std::optional<Study> run_distributed_study(Transport& transport, std::string hos
   constexpr bool replay_rule_state =
       TrialRule<Policy> && !std::is_empty_v<typename StateOf<Policy>::type>;
   Loop loop(coordinator, runner, transport, Checkpointable<T>, replay_rule_state);
-  // However rank 0 leaves (an exception included), the workers are told to leave too.
-  struct Shutdown {
-    Loop& loop;
-    ~Shutdown() { loop.shutdown(); }
-  } shutdown{loop};
-  loop.handshake(fingerprint);
-  if (storage)
-    coordinator.resume(
-        storage->open(identity_of(study, untyped_space, policy_settings(policy)), options.open));
-  const InterruptHandler interrupt_handler(options.stop_on_interrupt);
-  coordinator.run_with([&] { loop.run(); });
+  // However rank 0's run ends, the workers are told and closed: on an error, after the storage's
+  // transaction is let go (other sessions must not wait for this one's workers), with its message.
+  const auto fail = [&](const std::string& reason) {
+    coordinator.release();
+    loop.shutdown(reason);
+  };
+  try {
+    loop.handshake(fingerprint);
+    if (storage)
+      coordinator.resume(
+          storage->open(identity_of(study, untyped_space, policy_settings(policy)), options.open));
+    const InterruptHandler interrupt_handler(options.stop_on_interrupt);
+    coordinator.run_with([&] { loop.run(); });
+  } catch (const std::exception& error) {
+    fail(error.what());
+    throw;
+  } catch (...) {
+    fail("an exception that is not a std::exception");
+    throw;
+  }
+  loop.shutdown({});
   return study;
 }
 

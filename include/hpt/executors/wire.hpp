@@ -667,10 +667,12 @@ struct StopRequested {
   friend bool operator==(const StopRequested&, const StopRequested&) = default;
 };
 
-/// @brief From the coordinator: no more work, the worker leaves. From a worker, its answer (the
-/// closing handshake): nothing more comes from it.
+/// @brief From the coordinator: no more work, the worker leaves; `reason` says why when the run
+/// ends in an error (the worker then throws it), and is empty when the study is over. From a
+/// worker, its answer (the closing handshake): nothing more comes from it.
 struct Shutdown {
   static constexpr Kind kind = Kind::shutdown;
+  std::string reason{};
   friend bool operator==(const Shutdown&, const Shutdown&) = default;
 };
 
@@ -845,8 +847,12 @@ inline void read_body(Reader& in, Ruling& m) {
 
 inline void write_body(Writer&, const StopRequested&) {}
 inline void read_body(Reader&, StopRequested&) {}
-inline void write_body(Writer&, const Shutdown&) {}
-inline void read_body(Reader&, Shutdown&) {}
+inline void write_body(Writer& out, const Shutdown& m) {
+  out.text(m.reason);
+}
+inline void read_body(Reader& in, Shutdown& m) {
+  m.reason = in.text("reason");
+}
 
 inline void write_body(Writer& out, const HelloReply& m) {
   out.varint(m.wire_version);
