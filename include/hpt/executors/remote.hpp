@@ -923,6 +923,54 @@ class RemoteWorker {
   std::string received_;  // the last message received
 };
 
+/// @brief Rank 0's part of run_distributed_study; sets `closed` once its loop has closed the
+/// workers.
+template <class T, SearchStrategy Strategy, StoppingPolicy Policy,
+          executors::MessageTransport Transport, class... Observers>
+std::optional<Study> coordinate_ranks(Transport& transport, const SearchSpace& space,
+                                      const Strategy& strategy, Policy& policy,
+                                      const StudyOptions& options, bool& closed,
+                                      Observers&... observers) {
+  check_study_inputs(space, strategy, policy, options);
+  const std::uint64_t fingerprint = study_fingerprint(space, strategy, policy, options);
+  Study study = make_study(space, strategy, options);
+  auto scheduler = strategy.make_scheduler(space, options.seed);
+  Storage* storage = options.storage.get();
+  const CloseSession close_session{storage};
+  using Runner = CoordinatorRunner<T, Policy>;
+  Runner runner(transport.ranks());
+  Coordinator<Runner, decltype(scheduler), Policy, Observers...> coordinator(
+      runner, scheduler, policy, study, observers...);
+  using Loop = RemoteCoordinatorLoop<decltype(coordinator), Runner, Transport>;
+  constexpr bool replay_rule_state =
+      TrialRule<Policy> && !std::is_empty_v<typename StateOf<Policy>::type>;
+  Loop loop(coordinator, runner, transport, Checkpointable<T>, replay_rule_state);
+  // On an error the storage's transaction goes first (other sessions must not wait for this
+  // one's workers), then the workers are closed with its message.
+  const auto fail = [&](const std::string& reason) {
+    coordinator.release();
+    closed = true;
+    loop.shutdown(reason);
+  };
+  try {
+    loop.handshake(fingerprint);
+    if (storage)
+      coordinator.resume(
+          storage->open(identity_of(study, space, policy_settings(policy)), options.open));
+    const InterruptHandler interrupt_handler(options.stop_on_interrupt);
+    coordinator.run_with([&] { loop.run(); });
+  } catch (const std::exception& error) {
+    fail(error.what());
+    throw;
+  } catch (...) {
+    fail("an exception that is not a std::exception");
+    throw;
+  }
+  closed = true;
+  loop.shutdown({});
+  return study;
+}
+
 /// @brief Runs a study over `transport`: on rank 0 it coordinates and returns the study, on the
 /// other ranks it runs trials and returns nothing. With one rank it is run_study (the local
 /// executors, StudyOptions::workers). Every rank must call it with the same arguments.
@@ -955,53 +1003,24 @@ std::optional<Study> run_distributed_study(Transport& transport, std::string hos
     worker.serve(fingerprint);
     return std::nullopt;
   }
-  // Rank 0. Whatever fails before the loop runs ends the workers' wait too, with the reason.
-  const auto refuse = [&](const std::string& reason) {
-    close_workers(
-        transport, reason, [](int) { return false; }, packet);
-  };
-  std::uint64_t fingerprint = 0;
-  try {
-    check_study_inputs(untyped_space, strategy, policy, options);
-    fingerprint = study_fingerprint(untyped_space, strategy, policy, options);
-  } catch (const std::exception& error) {
-    refuse(error.what());
-    throw;
-  }
-  Study study = make_study(untyped_space, strategy, options);
-  auto scheduler = strategy.make_scheduler(untyped_space, options.seed);
-  Storage* storage = options.storage.get();
-  const CloseSession close_session{storage};
-  using Runner = CoordinatorRunner<T, Policy>;
-  Runner runner(transport.ranks());
-  Coordinator<Runner, decltype(scheduler), Policy, Observers...> coordinator(
-      runner, scheduler, policy, study, observers...);
-  using Loop = RemoteCoordinatorLoop<decltype(coordinator), Runner, Transport>;
-  constexpr bool replay_rule_state =
-      TrialRule<Policy> && !std::is_empty_v<typename StateOf<Policy>::type>;
-  Loop loop(coordinator, runner, transport, Checkpointable<T>, replay_rule_state);
-  // However rank 0's run ends, the workers are told and closed: on an error, after the storage's
-  // transaction is let go (other sessions must not wait for this one's workers), with its message.
-  const auto fail = [&](const std::string& reason) {
-    coordinator.release();
-    loop.shutdown(reason);
+  // Rank 0. However its run ends the workers are closed, told why when it is an error: by the
+  // loop once there is one, before that (invalid options, a space the strategy refuses) here.
+  bool closed = false;
+  const auto close_early = [&](const std::string& reason) {
+    if (!closed)
+      close_workers(
+          transport, reason, [](int) { return false; }, packet);
   };
   try {
-    loop.handshake(fingerprint);
-    if (storage)
-      coordinator.resume(
-          storage->open(identity_of(study, untyped_space, policy_settings(policy)), options.open));
-    const InterruptHandler interrupt_handler(options.stop_on_interrupt);
-    coordinator.run_with([&] { loop.run(); });
+    return coordinate_ranks<T>(transport, untyped_space, strategy, policy, options, closed,
+                               observers...);
   } catch (const std::exception& error) {
-    fail(error.what());
+    close_early(error.what());
     throw;
   } catch (...) {
-    fail("an exception that is not a std::exception");
+    close_early("an exception that is not a std::exception");
     throw;
   }
-  loop.shutdown({});
-  return study;
 }
 
 }  // namespace detail
